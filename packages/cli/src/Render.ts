@@ -1,0 +1,78 @@
+import type * as Plan from "@aicr/core/Plan"
+import * as Problem from "@aicr/core/Problem"
+import type * as Runner from "@aicr/core/Runner"
+import { formatDuration } from "@aicr/core/Runner"
+
+const plural = (count: number, word: string) => `${count} ${word}${count === 1 ? "" : "s"}`
+
+/** Input problems, all of them, one per line, under a heading that counts them. */
+export const problems = (found: ReadonlyArray<Problem.Problem>): string =>
+  `error: ${plural(found.length, "problem")} in the input; nothing was changed on the cluster\n` +
+  found.map((problem) => `  ${Problem.format(problem)}\n`).join("")
+
+export const warnings = (found: ReadonlyArray<Problem.Problem>): string =>
+  found.map((problem) => `warning: ${Problem.format(problem)}\n`).join("")
+
+const requirementText = (check: Plan.PlannedCheck): ReadonlyArray<string> =>
+  (check.plugin?.requires ?? []).map((requirement) => {
+    switch (requirement.kind) {
+      case "component":
+        return `component ${requirement.name} in the recipe`
+      case "constraint":
+        return `constraint ${requirement.anyOf.join(" or ")} in the recipe`
+      case "crd":
+        return `CRD ${requirement.name} on the cluster (checked when the check runs)`
+    }
+  })
+
+/** The plan of a dry run: phases, checks, images, constraints, permissions, and skips decided by the recipe. */
+export const plan = (planned: Plan.Plan, options: { readonly context?: string | undefined; readonly kubeconfig?: string | undefined }): string => {
+  const { recipe } = planned
+  const lines: Array<string> = []
+  lines.push("aicr validate --dry-run: the plan (nothing is run and nothing is changed on the cluster)")
+  lines.push(`recipe: ${recipe.source} (${recipe.recipe.kind} ${recipe.recipe.apiVersion}${recipe.recipe.name === undefined ? "" : `, ${recipe.recipe.name}`})`)
+  lines.push(`cluster: ${options.kubeconfig ?? "default kubeconfig"}${options.context === undefined ? "" : `, context ${options.context}`}`)
+  lines.push(`phases: ${planned.phases.map((phase) => phase.phase).join(" → ")}`)
+  for (const phase of planned.phases) {
+    lines.push("")
+    const running = phase.checks.filter((check) => check.decision._tag === "Run").length
+    lines.push(`phase ${phase.phase}: ${phase.checks.length === 0 ? "no checks declared" : `${plural(phase.checks.length, "check")}, ${running} to run`}`)
+    for (const check of phase.checks) {
+      const decision = check.decision._tag === "Run" ? "run" : `skip: ${check.decision.reason}`
+      lines.push(`  ${check.name} — ${decision}`)
+      lines.push(`    ${check.description}`)
+      lines.push(`    timeout ${formatDuration(check.timeoutMs)}${check.exclusive.length > 0 ? `, exclusive: ${check.exclusive.join(", ")}` : ""}`)
+      lines.push("    images:")
+      const width = Math.max(...Object.keys(check.images).map((key) => key.length))
+      for (const [key, image] of Object.entries(check.images)) {
+        lines.push(`      ${key.padEnd(width)}  ${image}  (pull ${check.pullPolicies[key]})`)
+      }
+      if (check.plugin !== undefined) {
+        lines.push(check.constraints.length === 0 ? "    constraints: none declared" : "    constraints:")
+        for (const constraint of check.constraints) {
+          lines.push(`      ${constraint.name} ${constraint.value}  (${constraint.path}${constraint.line === undefined ? "" : `, line ${constraint.line}`})`)
+        }
+        const requires = requirementText(check)
+        if (requires.length > 0) lines.push(`    requires: ${requires.join("; ")}`)
+        if (check.permissions.length > 0) {
+          lines.push("    permissions:")
+          for (const rule of check.permissions) {
+            const group = rule.apiGroups.map((name) => (name === "" ? "core" : name)).join(",")
+            lines.push(`      ${group}: ${rule.resources.join(", ")} [${rule.verbs.join(" ")}]`)
+          }
+        }
+      }
+    }
+  }
+  return lines.join("\n") + "\n"
+}
+
+const STATUS_MARK: Record<Runner.Status, string> = { passed: "PASS", failed: "FAIL", skipped: "SKIP", inconclusive: "INCONCLUSIVE" }
+
+/** The closing summary of a run. */
+export const summary = (results: ReadonlyArray<Runner.CheckResult>, interrupted: boolean): string => {
+  const count = (status: Runner.Status) => results.filter((result) => result.status === status).length
+  const lines = results.map((result) => `  ${STATUS_MARK[result.status].padEnd(12)} ${result.phase}/${result.name}${result.message === "" ? "" : `: ${result.message}`}`)
+  const head = interrupted ? "interrupted: partial results" : "results"
+  return `${head}\n${lines.join("\n")}\n${count("passed")} passed, ${count("failed")} failed, ${count("skipped")} skipped, ${count("inconclusive")} inconclusive\n`
+}

@@ -1,0 +1,127 @@
+import * as Catalog from "@aicr/core/Catalog"
+import * as Ctrf from "@aicr/core/Ctrf"
+import * as ExitCode from "@aicr/core/ExitCode"
+import * as Image from "@aicr/core/Image"
+import * as Junit from "@aicr/core/Junit"
+import * as Plan from "@aicr/core/Plan"
+import * as Problem from "@aicr/core/Problem"
+import * as Recipe from "@aicr/core/Recipe"
+import type * as Validator from "@aicr/core/Validator"
+import * as Effect from "effect/Effect"
+import { existsSync, mkdirSync, writeFileSync } from "node:fs"
+import { dirname, resolve } from "node:path"
+import * as BuildInfo from "./BuildInfo.ts"
+import { firstParty } from "./FirstParty.ts"
+import * as Output from "./Output.ts"
+import * as PluginConfig from "./PluginConfig.ts"
+import * as Render from "./Render.ts"
+import * as Scheduling from "./Scheduling.ts"
+
+export interface Options {
+  readonly recipe: string
+  readonly phases: ReadonlyArray<string>
+  readonly dryRun: boolean
+  readonly output?: string | undefined
+  readonly junit?: string | undefined
+  readonly catalog?: string | undefined
+  readonly config?: string | undefined
+  readonly kubeconfig?: string | undefined
+  readonly context?: string | undefined
+  readonly nodeSelectors: ReadonlyArray<string>
+  readonly tolerations: ReadonlyArray<string>
+  readonly failFast: boolean
+}
+
+export interface Inputs {
+  readonly plan: Plan.Plan
+  readonly nodeSelector: Readonly<Record<string, string>>
+  readonly tolerations: ReturnType<typeof Scheduling.parseTolerations>["tolerations"]
+  readonly build: BuildInfo.BuildInfo
+}
+
+const byLine = (a: Problem.Problem, b: Problem.Problem) => (a.line ?? Infinity) - (b.line ?? Infinity) || (a.column ?? 0) - (b.column ?? 0)
+
+const inputErrors = (problems: ReadonlyArray<Problem.Problem>) => new Problem.InputError({ problems })
+
+/**
+ * Everything `validate` needs before touching a cluster, or every input problem at once: flags, recipe,
+ * catalog, plugin config, check selection and constraint decoding.
+ */
+export const prepare = (options: Options, cwd: string, env: NodeJS.ProcessEnv) =>
+  Effect.gen(function*() {
+    const problems: Array<Problem.Problem> = []
+    const phases = Plan.parsePhases(options.phases)
+    problems.push(...phases.problems)
+    const selector = Scheduling.parseNodeSelectors(options.nodeSelectors)
+    problems.push(...selector.problems)
+    const tolerations = Scheduling.parseTolerations(options.tolerations)
+    problems.push(...tolerations.problems)
+    problems.push(...Image.envProblems(env))
+    for (const [flag, file] of [["--kubeconfig", options.kubeconfig], ["--output", options.output], ["--junit", options.junit]] as const) {
+      if (file === undefined || file === "-") continue
+      const path = resolve(cwd, file)
+      if (flag === "--kubeconfig" ? !existsSync(path) : !existsSync(dirname(path))) {
+        problems.push({ source: flag, message: flag === "--kubeconfig" ? `kubeconfig file not found: ${file}` : `directory of ${file} does not exist` })
+      }
+    }
+
+    const recipe = yield* Recipe.loadWithProblems(options.recipe)
+
+    let catalog = Catalog.embedded()
+    if (options.catalog !== undefined) {
+      const extra = yield* Effect.result(Catalog.loadCatalogFile(resolve(cwd, options.catalog)))
+      if (extra._tag === "Failure") problems.push(...extra.failure.problems)
+      else catalog = Catalog.merge(catalog, extra.success)
+    }
+
+    const config = yield* PluginConfig.load(PluginConfig.find(options.config, cwd))
+    problems.push(...config.problems)
+    const plugins: Array<Validator.AnyValidator> = [...firstParty]
+    for (const plugin of config.plugins) {
+      if (plugins.some((known) => known.name === plugin.name)) {
+        problems.push({ source: config.file, message: `plugin "${plugin.name}" is registered twice (a plugin of that name is already installed)` })
+      } else plugins.push(plugin)
+    }
+
+    const build = BuildInfo.read(env)
+    if (recipe.loaded === undefined) return yield* Effect.fail(inputErrors([...recipe.problems, ...problems]))
+    const planned = Plan.make({
+      recipe: recipe.loaded,
+      catalog,
+      plugins,
+      phases: phases.phases,
+      image: { version: build.version, commit: build.commit, env }
+    })
+    const recipePaths = new Set(recipe.problems.map((problem) => problem.path))
+    const planProblems = planned._tag === "Problems" ? planned.problems.filter((problem) => !recipePaths.has(problem.path)) : []
+    const all = [...recipe.problems, ...planProblems].sort(byLine).concat(problems)
+    if (planned._tag === "Problems" || all.length > 0) return yield* Effect.fail(inputErrors(all))
+    return { plan: planned.plan, nodeSelector: selector.selector, tolerations: tolerations.tolerations, build } satisfies Inputs
+  })
+
+/** Writes the CTRF and JUnit reports the user asked for. */
+export const writeReports = (report: Ctrf.Report, options: Pick<Options, "output" | "junit">, cwd: string) =>
+  Effect.sync(() => {
+    const written: Array<string> = []
+    if (options.output === "-") Output.stdout(Ctrf.toJson(report) + "\n")
+    else if (options.output !== undefined) {
+      const path = resolve(cwd, options.output)
+      mkdirSync(dirname(path), { recursive: true })
+      writeFileSync(path, Ctrf.toJson(report) + "\n")
+      written.push(path)
+    }
+    if (options.junit !== undefined) {
+      const path = resolve(cwd, options.junit)
+      mkdirSync(dirname(path), { recursive: true })
+      writeFileSync(path, Junit.toJunitXml(report) + "\n")
+      written.push(path)
+    }
+    return written
+  })
+
+/** Exit code and rendering of input problems. */
+export const reportInputError = (error: Problem.InputError) =>
+  Effect.sync(() => {
+    Output.stderr(Render.problems(error.problems))
+    return ExitCode.InvalidInput
+  })

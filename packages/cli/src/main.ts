@@ -1,0 +1,122 @@
+import { NodeRuntime, NodeServices } from "@effect/platform-node"
+import * as Catalog from "@aicr/core/Catalog"
+import * as ExitCode from "@aicr/core/ExitCode"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import { Command, Flag } from "effect/cli"
+import * as BuildInfo from "./BuildInfo.ts"
+import * as Output from "./Output.ts"
+import * as Render from "./Render.ts"
+
+const many = (name: string, description: string) =>
+  Flag.String(name).pipe(Flag.withDescription(description), Flag.atLeast(0))
+const maybe = (flag: Flag.Flag<string>) => flag.pipe(Flag.optional, Flag.map(Option.getOrUndefined))
+
+const validate = Command.make(
+  "validate",
+  {
+    recipe: Flag.String("recipe").pipe(Flag.withAlias("r"), Flag.withDescription("Recipe: a file (YAML or JSON), an http(s) URL, or cm://namespace/name")),
+    phase: many("phase", "Phase to run: deployment, performance, conformance or all (repeatable; default all)"),
+    dryRun: Flag.Boolean("dry-run").pipe(Flag.withDescription("Print the plan and stop; touches no cluster"), Flag.withDefault(false)),
+    output: maybe(Flag.String("output").pipe(Flag.withAlias("o"), Flag.withDescription("Write the CTRF JSON report to this file (- for stdout)"))),
+    junit: maybe(Flag.String("junit").pipe(Flag.withDescription("Write a JUnit XML report to this file"))),
+    catalog: maybe(Flag.String("catalog").pipe(Flag.withDescription("A ValidatorCatalog file merged by name over the embedded catalog"))),
+    config: maybe(Flag.String("config").pipe(Flag.withDescription("Plugin config (default: aicr.config.{ts,mjs,js,json} in the current directory)"))),
+    kubeconfig: maybe(Flag.String("kubeconfig").pipe(Flag.withAlias("k"), Flag.withDescription("Kubeconfig file (default: KUBECONFIG or ~/.kube/config)"))),
+    context: maybe(Flag.String("context").pipe(Flag.withDescription("Kubeconfig context to use"))),
+    nodeSelector: many("node-selector", "key=value a GPU workload's node must carry (repeatable)"),
+    toleration: many("toleration", "Toleration for the checks' workloads: key=value:Effect, key:Effect, key, :Effect or * (repeatable; default: tolerate all)"),
+    failFast: Flag.Boolean("fail-fast").pipe(Flag.withDescription("Stop after a phase that failed or was inconclusive"), Flag.withDefault(false))
+  },
+  (input) =>
+    Effect.gen(function*() {
+      const Validate = yield* Effect.promise(() => import("./Validate.ts"))
+      const options: import("./Validate.ts").Options = {
+        recipe: input.recipe,
+        phases: input.phase,
+        dryRun: input.dryRun,
+        output: input.output,
+        junit: input.junit,
+        catalog: input.catalog,
+        config: input.config,
+        kubeconfig: input.kubeconfig,
+        context: input.context,
+        nodeSelectors: input.nodeSelector,
+        tolerations: input.toleration,
+        failFast: input.failFast
+      }
+      const cwd = process.cwd()
+      const prepared = yield* Effect.result(Validate.prepare(options, cwd, process.env))
+      if (prepared._tag === "Failure") {
+        process.exitCode = yield* Validate.reportInputError(prepared.failure)
+        return
+      }
+      const inputs = prepared.success
+      Output.stderr(Render.warnings(inputs.plan.warnings))
+      if (options.dryRun) {
+        Output.stdout(Render.plan(inputs.plan, options))
+        process.exitCode = ExitCode.Success
+        return
+      }
+      const Run = yield* Effect.promise(() => import("./Run.ts"))
+      process.exitCode = yield* Run.run(inputs, {
+        failFast: options.failFast,
+        write: (report) => Validate.writeReports(report, options, cwd)
+      })
+    })
+).pipe(Command.withDescription("Validate a cluster against a recipe: run its checks by phase and report an evidence-backed verdict"))
+
+const catalogList = Command.make("list", {}, () =>
+  Effect.sync(() => {
+    const catalog = Catalog.embedded()
+    const width = Math.max(...catalog.validators.map((entry) => entry.name.length))
+    for (const phase of Catalog.PHASES) {
+      Output.stdout(`${phase}\n`)
+      for (const entry of Catalog.forPhase(catalog, phase)) Output.stdout(`  ${entry.name.padEnd(width)}  ${entry.description}\n`)
+    }
+  })).pipe(Command.withDescription("List the checks of the embedded catalog by phase"))
+
+const catalog = Command.make("catalog").pipe(
+  Command.withDescription("Inspect the validator catalog"),
+  Command.withSubcommands([catalogList])
+)
+
+const version = Command.make("version", {}, () =>
+  Effect.sync(() => {
+    const build = BuildInfo.read()
+    Output.stdout(`aicr ${build.version}\nplugin contract 1\n${build.commit === undefined ? "" : `commit ${build.commit}\n`}node ${process.version}\n`)
+  })).pipe(Command.withDescription("Print the version"))
+
+const root = Command.make("aicr").pipe(
+  Command.withDescription(
+    "aicr tells whether a GPU Kubernetes cluster really delivers what its recipe promises.\n\nExit codes:\n" +
+      ExitCode.describe().map((entry) => `  ${String(entry.code).padStart(3)}  ${entry.meaning}`).join("\n")
+  ),
+  Command.withSubcommands([validate, catalog, version])
+)
+
+let signal: "SIGINT" | "SIGTERM" | undefined
+process.once("SIGINT", () => (signal = "SIGINT"))
+process.once("SIGTERM", () => (signal = "SIGTERM"))
+
+const debug = process.argv.includes("--debug") || process.env["AICR_DEBUG"] === "1"
+const argv = process.argv.slice(2).filter((arg) => arg !== "--debug")
+
+const program = Command.runWith(root, { version: BuildInfo.read().version })(argv).pipe(
+  Effect.catch(() => Effect.sync(() => void (process.exitCode = ExitCode.InvalidInput))),
+  Effect.provide(NodeServices.layer)
+)
+
+NodeRuntime.runMain(program, {
+  disableErrorReporting: true,
+  teardown: (exit, onExit) => {
+    if (Exit.isSuccess(exit)) return onExit(typeof process.exitCode === "number" ? process.exitCode : 0)
+    if (Cause.hasInterruptsOnly(exit.cause)) return onExit(ExitCode.fromSignal(signal ?? "SIGINT"))
+    const squashed = Cause.squash(exit.cause)
+    Output.stderr(`aicr: internal error: ${squashed instanceof Error ? (debug ? squashed.stack : squashed.message) : String(squashed)}\n`)
+    if (!debug) Output.stderr("run again with --debug for the stack trace\n")
+    onExit(1)
+  }
+})
