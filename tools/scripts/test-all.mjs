@@ -2,7 +2,7 @@
 // The README's test command: type-check (with type tests), lint (with module boundaries) and every vitest
 // project through Nx, then one closing line `N passed, N failed` totalled over all test runners.
 import { spawnSync } from "node:child_process"
-import { existsSync, readFileSync, rmSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { join } from "node:path"
 
 const root = join(import.meta.dirname, "..", "..")
@@ -13,13 +13,12 @@ if (major < 24) {
 }
 
 const env = { ...process.env, NX_DAEMON: "false", NX_NO_CLOUD: "true", NX_TUI: "false" }
-const projects = JSON.parse(
-  spawnSync("npx", ["nx", "show", "projects", "--json"], { cwd: root, env, encoding: "utf8" }).stdout || "[]"
+const roots = ["packages", "tools"].flatMap((group) =>
+  readdirSync(join(root, group), { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(join(root, group, entry.name, "package.json")))
+    .map((entry) => join(group, entry.name))
+    .filter((dir) => JSON.parse(readFileSync(join(root, dir, "package.json"), "utf8")).scripts?.test !== undefined)
 )
-const roots = projects.map((name) => {
-  const shown = spawnSync("npx", ["nx", "show", "project", name, "--json"], { cwd: root, env, encoding: "utf8" })
-  return JSON.parse(shown.stdout).root
-})
 for (const dir of roots) rmSync(join(root, dir, ".test-results"), { recursive: true, force: true })
 
 const targets = process.argv.includes("--tests-only") ? "test" : "typecheck,lint,test"

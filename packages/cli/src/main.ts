@@ -1,5 +1,5 @@
-import { NodeRuntime, NodeServices } from "@effect/platform-node"
-import * as Catalog from "@aicr/core/Catalog"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as ExitCode from "@aicr/core/ExitCode"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -69,7 +69,8 @@ const validate = Command.make(
 ).pipe(Command.withDescription("Validate a cluster against a recipe: run its checks by phase and report an evidence-backed verdict"))
 
 const catalogList = Command.make("list", {}, () =>
-  Effect.sync(() => {
+  Effect.gen(function*() {
+    const Catalog = yield* Effect.promise(() => import("@aicr/core/Catalog"))
     const catalog = Catalog.embedded()
     const width = Math.max(...catalog.validators.map((entry) => entry.name.length))
     for (const phase of Catalog.PHASES) {
