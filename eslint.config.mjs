@@ -27,6 +27,10 @@ export default tseslint.config(
     }
   },
   {
+    files: ["**/vitest.config.ts"],
+    rules: { "@nx/enforce-module-boundaries": "off" }
+  },
+  {
     files: ["**/test/**/*.ts"],
     rules: { "@typescript-eslint/no-explicit-any": "off", "@typescript-eslint/no-non-null-assertion": "off" }
   }

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
-// Entry point. `aicr --version` and `aicr version` answer from package.json alone, so they start as fast as
-// Node does; everything else loads the CLI (and only the modules its command needs).
+// Entry point. `aicr --version` answers from package.json alone, so it starts as fast as Node does; everything
+// else loads the CLI (and only the modules its command needs).
 import { readFileSync } from "node:fs"
 
 const args = process.argv.slice(2)
-if (args.length === 1 && (args[0] === "--version" || args[0] === "version")) {
+if (args.length === 1 && (args[0] === "--version" || args[0] === "-v")) {
   const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"))
-  process.stdout.write(args[0] === "--version" ? `${version}\n` : `aicr ${version}\nplugin contract 1\nnode ${process.version}\n`)
+  process.stdout.write(`${version}\n`)
 } else {
   const major = Number(process.versions.node.split(".")[0])
   if (major < 24) {

@@ -1,5 +1,6 @@
-import { existsSync, readFileSync } from "node:fs"
-import { dirname, join } from "node:path"
+import { existsSync, readFileSync, statSync } from "node:fs"
+import { dirname, join, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
 
 export interface BuildInfo {
   readonly version: string
@@ -8,21 +9,48 @@ export interface BuildInfo {
 
 const packageJson = new URL("../package.json", import.meta.url)
 
-/** The commit of the checkout this CLI runs from, read from `.git` without spawning git; undefined elsewhere. */
-const gitCommit = (from: string): string | undefined => {
+const readTrimmed = (file: string): string | undefined => (existsSync(file) ? readFileSync(file, "utf8").trim() : undefined)
+
+/** The git directory a `.git` entry stands for: itself, or the `gitdir:` a worktree's or submodule's `.git` file names. */
+const gitDirOf = (git: string): string | undefined => {
+  if (statSync(git).isDirectory()) return git
+  const pointer = /^gitdir:\s*(.+)$/m.exec(readFileSync(git, "utf8"))
+  return pointer === null ? undefined : resolve(dirname(git), pointer[1]!.trim())
+}
+
+const commitOfGitDir = (gitDir: string): string | undefined => {
+  const head = readTrimmed(join(gitDir, "HEAD"))
+  if (head === undefined) return undefined
+  if (!head.startsWith("ref: ")) return /^[0-9a-f]{40}$/.test(head) ? head : undefined
+  const ref = head.slice(5).trim()
+  const common = readTrimmed(join(gitDir, "commondir"))
+  const dirs = common === undefined ? [gitDir] : [gitDir, resolve(gitDir, common)]
+  for (const dir of dirs) {
+    const loose = readTrimmed(join(dir, ref))
+    if (loose !== undefined) return loose
+  }
+  for (const dir of dirs) {
+    const line = readTrimmed(join(dir, "packed-refs"))?.split("\n").find((entry) => entry.endsWith(` ${ref}`))
+    if (line !== undefined) return line.slice(0, 40)
+  }
+  return undefined
+}
+
+/**
+ * The commit of the git checkout enclosing `from`, read from `.git` without spawning git (a plain checkout, a
+ * worktree or a submodule); undefined outside a checkout or when `.git` cannot be read.
+ */
+export const gitCommit = (from: string): string | undefined => {
   let dir = from
   for (;;) {
     const git = join(dir, ".git")
     if (existsSync(git)) {
-      const head = readFileSync(join(git, "HEAD"), "utf8").trim()
-      if (!head.startsWith("ref: ")) return /^[0-9a-f]{40}$/.test(head) ? head : undefined
-      const ref = head.slice(5)
-      const loose = join(git, ref)
-      if (existsSync(loose)) return readFileSync(loose, "utf8").trim()
-      const packed = join(git, "packed-refs")
-      if (!existsSync(packed)) return undefined
-      const line = readFileSync(packed, "utf8").split("\n").find((entry) => entry.endsWith(` ${ref}`))
-      return line?.slice(0, 40)
+      try {
+        const gitDir = gitDirOf(git)
+        return gitDir === undefined ? undefined : commitOfGitDir(gitDir)
+      } catch {
+        return undefined
+      }
     }
     const parent = dirname(dir)
     if (parent === dir) return undefined
@@ -33,6 +61,6 @@ const gitCommit = (from: string): string | undefined => {
 /** Version from package.json; commit from AICR_COMMIT, else from the enclosing git checkout. */
 export const read = (env: NodeJS.ProcessEnv = process.env): BuildInfo => {
   const { version } = JSON.parse(readFileSync(packageJson, "utf8")) as { version: string }
-  const commit = env["AICR_COMMIT"]?.trim() || gitCommit(dirname(new URL(packageJson).pathname))
+  const commit = env["AICR_COMMIT"]?.trim() || gitCommit(dirname(fileURLToPath(packageJson)))
   return { version, commit }
 }

@@ -29,7 +29,8 @@ const describeValue = (value: unknown): string =>
 const notAPlugin = (candidate: unknown, label: string): string | undefined => {
   if (Validator.isValidator(candidate)) return undefined
   if (typeof candidate === "object" && candidate !== null && Validator.TypeId in candidate) {
-    const version = (candidate as { [Validator.TypeId]: { contractVersion: unknown } })[Validator.TypeId].contractVersion
+    const brand = (candidate as { [Validator.TypeId]: unknown })[Validator.TypeId]
+    const version = typeof brand === "object" && brand !== null ? (brand as { contractVersion?: unknown }).contractVersion : undefined
     if (version !== Validator.CONTRACT_VERSION) {
       return `${label} was built for plugin contract ${String(version)}; this aicr implements contract ${Validator.CONTRACT_VERSION}`
     }
@@ -54,7 +55,11 @@ const pluginsOfModule = (module: Record<string, unknown>, label: string): { plug
 }
 
 const resolveSpecifier = (specifier: string, configFile: string): string => {
-  if (specifier.startsWith(".") || isAbsolute(specifier)) return pathToFileURL(resolve(dirname(configFile), specifier)).href
+  if (specifier.startsWith(".") || isAbsolute(specifier)) {
+    const path = resolve(dirname(configFile), specifier)
+    if (!existsSync(path)) throw new Error(`no such file: ${path}`)
+    return pathToFileURL(path).href
+  }
   return pathToFileURL(createRequire(configFile).resolve(specifier)).href
 }
 
@@ -109,7 +114,7 @@ export const load = (file: string | undefined) =>
         plugins.push(...found.plugins)
         problems.push(...found.problems.map((message) => ({ source: file, path, message })))
       } else {
-        const why = notAPlugin(entry, `entry ${path}`)
+        const why = notAPlugin(entry, "the entry")
         if (why === undefined) plugins.push(entry as Validator.AnyValidator)
         else problems.push({ source: file, path, message: why })
       }

@@ -8,7 +8,7 @@ import * as Problem from "@aicr/core/Problem"
 import * as Recipe from "@aicr/core/Recipe"
 import type * as Validator from "@aicr/core/Validator"
 import * as Effect from "effect/Effect"
-import { existsSync, mkdirSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs"
 import { dirname, resolve } from "node:path"
 import * as BuildInfo from "./BuildInfo.ts"
 import { firstParty } from "./FirstParty.ts"
@@ -62,6 +62,8 @@ export const prepare = (options: Options, cwd: string, env: NodeJS.ProcessEnv) =
       const path = resolve(cwd, file)
       if (flag === "--kubeconfig" ? !existsSync(path) : !existsSync(dirname(path))) {
         problems.push({ source: flag, message: flag === "--kubeconfig" ? `kubeconfig file not found: ${file}` : `directory of ${file} does not exist` })
+      } else if (flag !== "--kubeconfig" && existsSync(path) && statSync(path).isDirectory()) {
+        problems.push({ source: flag, message: `${file} is a directory: give the path of the report file to write` })
       }
     }
 

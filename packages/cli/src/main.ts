@@ -1,6 +1,7 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as ExitCode from "@aicr/core/ExitCode"
+import { CONTRACT_VERSION } from "@aicr/core/Validator"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -9,6 +10,7 @@ import { Command, Flag } from "effect/cli"
 import * as BuildInfo from "./BuildInfo.ts"
 import * as Output from "./Output.ts"
 import * as Render from "./Render.ts"
+import type * as Validate from "./Validate.ts"
 
 const many = (name: string, description: string) =>
   Flag.String(name).pipe(Flag.withDescription(description), Flag.atLeast(0))
@@ -32,8 +34,8 @@ const validate = Command.make(
   },
   (input) =>
     Effect.gen(function*() {
-      const Validate = yield* Effect.promise(() => import("./Validate.ts"))
-      const options: import("./Validate.ts").Options = {
+      const Validation = yield* Effect.promise(() => import("./Validate.ts"))
+      const options: Validate.Options = {
         recipe: input.recipe,
         phases: input.phase,
         dryRun: input.dryRun,
@@ -48,9 +50,9 @@ const validate = Command.make(
         failFast: input.failFast
       }
       const cwd = process.cwd()
-      const prepared = yield* Effect.result(Validate.prepare(options, cwd, process.env))
+      const prepared = yield* Effect.result(Validation.prepare(options, cwd, process.env))
       if (prepared._tag === "Failure") {
-        process.exitCode = yield* Validate.reportInputError(prepared.failure)
+        process.exitCode = yield* Validation.reportInputError(prepared.failure)
         return
       }
       const inputs = prepared.success
@@ -63,21 +65,13 @@ const validate = Command.make(
       const Run = yield* Effect.promise(() => import("./Run.ts"))
       process.exitCode = yield* Run.run(inputs, {
         failFast: options.failFast,
-        write: (report) => Validate.writeReports(report, options, cwd)
+        write: (report) => Validation.writeReports(report, options, cwd)
       })
     })
 ).pipe(Command.withDescription("Validate a cluster against a recipe: run its checks by phase and report an evidence-backed verdict"))
 
 const catalogList = Command.make("list", {}, () =>
-  Effect.gen(function*() {
-    const Catalog = yield* Effect.promise(() => import("@aicr/core/Catalog"))
-    const catalog = Catalog.embedded()
-    const width = Math.max(...catalog.validators.map((entry) => entry.name.length))
-    for (const phase of Catalog.PHASES) {
-      Output.stdout(`${phase}\n`)
-      for (const entry of Catalog.forPhase(catalog, phase)) Output.stdout(`  ${entry.name.padEnd(width)}  ${entry.description}\n`)
-    }
-  })).pipe(Command.withDescription("List the checks of the embedded catalog by phase"))
+  Effect.map(Effect.promise(() => import("./CatalogList.ts")), (CatalogList) => CatalogList.print())).pipe(Command.withDescription("List the checks of the embedded catalog by phase"))
 
 const catalog = Command.make("catalog").pipe(
   Command.withDescription("Inspect the validator catalog"),
@@ -87,7 +81,7 @@ const catalog = Command.make("catalog").pipe(
 const version = Command.make("version", {}, () =>
   Effect.sync(() => {
     const build = BuildInfo.read()
-    Output.stdout(`aicr ${build.version}\nplugin contract 1\n${build.commit === undefined ? "" : `commit ${build.commit}\n`}node ${process.version}\n`)
+    Output.stdout(`aicr ${build.version}\nplugin contract ${CONTRACT_VERSION}\n${build.commit === undefined ? "" : `commit ${build.commit}\n`}node ${process.version}\n`)
   })).pipe(Command.withDescription("Print the version"))
 
 const root = Command.make("aicr").pipe(

@@ -77,6 +77,9 @@ export const parsePhases = (values: ReadonlyArray<string>): { phases: ReadonlyAr
   const wanted = new Set<Phase>()
   let all = values.length === 0
   for (const raw of values) {
+    if (raw.trim() === "" || raw.split(",").every((part) => part.trim() === "")) {
+      problems.push({ source: "--phase", message: `empty phase ${JSON.stringify(raw)}: must be one of: ${PHASES.join(", ")}, all` })
+    }
     for (const value of raw.split(",").map((part) => part.trim()).filter((part) => part !== "")) {
       if (value === "all") all = true
       else if ((PHASES as ReadonlyArray<string>).includes(value)) wanted.add(value as Phase)
@@ -142,7 +145,7 @@ const catalogWithPlugins = (input: PlanInput, problems: Array<Problem.Problem>):
 const decodeConfig = (
   plugin: Validator.AnyValidator,
   constraints: ReadonlyArray<PlannedConstraint>,
-  source: string
+  block: Omit<Problem.Problem, "message">
 ): { config?: unknown; problems: ReadonlyArray<Problem.Problem> } => {
   const record = Object.fromEntries(constraints.map((constraint) => [constraint.name, constraint.value]))
   const parsed = plugin.constraints.safeParse(record)
@@ -151,11 +154,12 @@ const decodeConfig = (
     problems: parsed.error.issues.map((issue) => {
       const name = issue.path[0]
       const declared = constraints.find((constraint) => constraint.name === name)
+      const at = declared ?? block
       return {
-        source,
-        path: declared?.path,
-        line: declared?.line,
-        column: declared?.column,
+        source: block.source,
+        path: at.path,
+        line: at.line,
+        column: at.column,
         message: `${plugin.name}: ${declared === undefined && name !== undefined ? `constraint "${String(name)}": ` : ""}${issue.message}`
       }
     })
@@ -248,7 +252,13 @@ const planCheck = (
   if (plugin === undefined) {
     return { ...base, constraints: [], decision: { _tag: "Skip", reason: "no plugin for this check" } }
   }
-  const decoded = decodeConfig(plugin, constraints, input.recipe.source)
+  const block = input.recipe.locate(["validation", phase, "constraints"]) ?? input.recipe.locate(["validation", phase])
+  const decoded = decodeConfig(plugin, constraints, {
+    source: input.recipe.source,
+    path: block?.path ?? `validation.${phase}.constraints`,
+    line: block?.line,
+    column: block?.column
+  })
   problems.push(...decoded.problems)
   const shape = (plugin.constraints as { shape?: Record<string, unknown> }).shape
   const read = shape === undefined ? constraints : constraints.filter((constraint) => constraint.name in shape)

@@ -2,11 +2,11 @@
  * The local runner: executes a plan's checks in this process, phase by phase, and records a result for each.
  *
  * Details: phases run in order (deployment → performance → conformance). Within a phase checks run
- * concurrently, except that checks sharing an exclusive resource (`gpu`) take turns. Each check runs in its own
- * scope under its timeout: a timeout, a failure in the error channel or a defect is `inconclusive`, never a
- * pass, and the scope's releases run in every case. With `failFast`, a phase that failed or was inconclusive
- * skips every later phase. Results are appended to `results` as they finish, so an interrupted run still has
- * what finished.
+ * concurrently, except that checks sharing an exclusive resource (`gpu`) take turns. Each check (its CRD
+ * lookups included) runs in its own scope under its timeout: a timeout, a failure in the error channel, a defect
+ * or a `run` result that is not a `CheckOutcome` is `inconclusive`, never a pass, and the scope's releases run in
+ * every case. With `failFast`, a phase that failed or was inconclusive skips every later phase. Results are
+ * appended to `results` as they finish, so an interrupted run still has what finished.
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -47,9 +47,22 @@ export const phaseStatus = (results: ReadonlyArray<CheckResult>): Status => {
   return "skipped"
 }
 
+const describeValue = (value: unknown): string => {
+  if (typeof value !== "object" || value === null) return JSON.stringify(value) ?? String(value)
+  const tag = (value as { _tag?: unknown })._tag
+  return typeof tag === "string" ? tag : Array.isArray(value) ? "an array" : "an object"
+}
+
 const describeCause = (cause: Cause.Cause<Validator.CheckFailure>): string => {
   const failure = Cause.findErrorOption(cause)
-  if (Option.isSome(failure)) return failure.value.message
+  if (Option.isSome(failure)) {
+    const error: unknown = failure.value
+    if (typeof error === "string" && error.trim() !== "") return error
+    const message = typeof error === "object" && error !== null ? (error as { message?: unknown }).message : undefined
+    return typeof message === "string" && message.trim() !== ""
+      ? message
+      : `the plugin failed with ${describeValue(error)} and no message`
+  }
   const squashed = Cause.squash(cause)
   return `internal error in the plugin: ${squashed instanceof Error ? squashed.message : String(squashed)}`
 }
@@ -72,6 +85,26 @@ type Verdict = { readonly status: Status; readonly message: string; readonly met
 
 const verdict = (status: Status, message: string): Verdict => ({ status, message, metrics: [], artifacts: [] })
 
+/** The verdict of what `run` returned; a value that is not a `CheckOutcome` (a JavaScript plugin) is inconclusive. */
+const fromOutcome = (outcome: unknown): Verdict => {
+  const value = (typeof outcome === "object" && outcome !== null ? outcome : {}) as Record<string, unknown>
+  const message = typeof value["message"] === "string" ? value["message"] : ""
+  if (value["status"] === "skipped") return verdict("skipped", message)
+  if (value["status"] === "passed" || value["status"] === "failed") {
+    return {
+      status: value["status"],
+      message,
+      metrics: Array.isArray(value["metrics"]) ? value["metrics"] : [],
+      artifacts: Array.isArray(value["artifacts"]) ? value["artifacts"] : []
+    }
+  }
+  return verdict(
+    "inconclusive",
+    `internal error in the plugin: run returned ${describeValue(value["status"] ?? outcome)} instead of a CheckOutcome ` +
+      "(make it with Validator.passed, failed or skipped)"
+  )
+}
+
 const runPlugin = (check: Plan.PlannedCheck, plugin: Validator.AnyValidator, recipe: Plan.Plan["recipe"]) =>
   Effect.gen(function*() {
     for (const requirement of plugin.requires) {
@@ -82,18 +115,15 @@ const runPlugin = (check: Plan.PlannedCheck, plugin: Validator.AnyValidator, rec
       if (Option.isSome(missing)) return verdict("skipped", missing.value)
     }
     const input = { config: check.config, recipe: recipe.recipe, images: check.images, timeoutMs: check.timeoutMs }
-    const outcome = yield* Effect.timeoutOption(Effect.scoped(plugin.run(input)), check.timeoutMs)
-    if (Option.isNone(outcome)) {
-      return verdict("inconclusive", `timed out after ${formatDuration(check.timeoutMs)}; its objects were released`)
-    }
-    const value = outcome.value
-    return value.status === "skipped"
-      ? verdict("skipped", value.message)
-      : { status: value.status, message: value.message, metrics: value.metrics, artifacts: value.artifacts }
-  })
+    return fromOutcome(yield* Effect.scoped(plugin.run(input)))
+  }).pipe(
+    Effect.timeoutOption(check.timeoutMs),
+    Effect.map(Option.getOrElse(() => verdict("inconclusive", `timed out after ${formatDuration(check.timeoutMs)}; its objects were released`)))
+  )
 
 /** `65m`, `90s`, `1h30m` for a number of milliseconds. */
 export const formatDuration = (ms: number): string => {
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`
   const seconds = Math.round(ms / 1000)
   const h = Math.floor(seconds / 3600)
   const m = Math.floor((seconds % 3600) / 60)

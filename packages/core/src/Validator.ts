@@ -115,7 +115,7 @@ export interface ValidatorSpec<Name extends string, Schema extends z.ZodType, Im
   /** Keys of the catalog entry's named images this plugin uses. */
   readonly images?: ReadonlyArray<ImageKey> | undefined
   readonly exclusive?: ReadonlyArray<ExclusiveResource> | undefined
-  /** Default timeout in milliseconds; the catalog entry's timeout wins when it has one. */
+  /** Timeout in milliseconds for a check the catalog does not list (a third-party plugin); a catalog entry's timeout wins. */
   readonly timeoutMs: number
   /** Measures and judges. Declared as a method so a plugin of any configuration type is an `AnyValidator`. */
   run(input: RunInput<z.output<Schema>, ImageKey>): Effect.Effect<CheckOutcome, CheckFailure, Services>
@@ -140,6 +140,33 @@ export type AnyValidator = Validator<string, z.ZodType, string>
 const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
 const PHASES: ReadonlyArray<string> = ["deployment", "performance", "conformance"]
 
+const isText = (value: unknown): value is string => typeof value === "string" && value.trim() !== ""
+const isTextList = (value: unknown, allowEmptyText = false): boolean =>
+  Array.isArray(value) && value.every((item) => typeof item === "string" && (allowEmptyText || item.trim() !== ""))
+
+const isRequirement = (item: unknown): boolean => {
+  if (typeof item !== "object" || item === null) return false
+  const requirement = item as Record<string, unknown>
+  if (requirement["kind"] === "component" || requirement["kind"] === "crd") return isText(requirement["name"])
+  if (requirement["kind"] === "constraint") return isTextList(requirement["anyOf"]) && (requirement["anyOf"] as Array<unknown>).length > 0
+  return false
+}
+
+const isPolicyRule = (item: unknown): boolean => {
+  if (typeof item !== "object" || item === null) return false
+  const rule = item as Record<string, unknown>
+  return isTextList(rule["apiGroups"], true) && isTextList(rule["resources"]) && isTextList(rule["verbs"])
+}
+
+const EXCLUSIVE: ReadonlyArray<unknown> = ["gpu"] satisfies ReadonlyArray<ExclusiveResource>
+
+const LIST_ITEMS: Record<"requires" | "permissions" | "images" | "exclusive", { valid: (item: unknown) => boolean; rule: string }> = {
+  requires: { valid: isRequirement, rule: `must be {kind: "component" | "crd", name} or {kind: "constraint", anyOf: [names]}` },
+  permissions: { valid: isPolicyRule, rule: "must be {apiGroups, resources, verbs} lists of strings" },
+  images: { valid: isText, rule: "must be a catalog image name" },
+  exclusive: { valid: (item) => EXCLUSIVE.includes(item), rule: `must be one of: ${EXCLUSIVE.join(", ")}` }
+}
+
 /** What is wrong with a plugin's metadata; empty when it is valid. */
 export const problems = (candidate: unknown): ReadonlyArray<string> => {
   if (typeof candidate !== "object" || candidate === null) return ["not an object"]
@@ -160,17 +187,25 @@ export const problems = (candidate: unknown): ReadonlyArray<string> => {
     found.push("timeoutMs must be a positive number of milliseconds")
   }
   if (typeof spec["run"] !== "function") found.push("run must be a function")
-  for (const key of ["requires", "permissions", "images", "exclusive"]) {
-    if (spec[key] !== undefined && !Array.isArray(spec[key])) found.push(`${key} must be an array`)
+  for (const [key, { valid, rule }] of Object.entries(LIST_ITEMS)) {
+    const list = spec[key]
+    if (list === undefined) continue
+    if (!Array.isArray(list)) found.push(`${key} must be an array`)
+    else list.forEach((item: unknown, index) => {
+      if (!valid(item)) found.push(`${key}[${index}] ${rule} (got ${JSON.stringify(item)})`)
+    })
   }
   return found
 }
 
 /** True for an object made by `defineValidator` under this contract version. */
-export const isValidator = (candidate: unknown): candidate is AnyValidator =>
-  typeof candidate === "object" && candidate !== null && TypeId in candidate &&
-  (candidate as { [TypeId]: { contractVersion: number } })[TypeId].contractVersion === CONTRACT_VERSION &&
-  problems(candidate).length === 0
+export const isValidator = (candidate: unknown): candidate is AnyValidator => {
+  if (typeof candidate !== "object" || candidate === null || !(TypeId in candidate)) return false
+  const brand: unknown = (candidate as { [TypeId]: unknown })[TypeId]
+  return typeof brand === "object" && brand !== null &&
+    (brand as { contractVersion?: unknown }).contractVersion === CONTRACT_VERSION &&
+    problems(candidate).length === 0
+}
 
 /**
  * Makes a validator plugin. Throws when the metadata is invalid (a programming error in the plugin).

@@ -396,7 +396,7 @@ describe("make: constraints", () => {
     ])
   })
 
-  it("names a required constraint that is missing, without a location", () => {
+  it("names a required constraint that is missing, at the phase's constraints (or the phase)", () => {
     const strict = Validator.defineValidator({
       name: "inference-perf",
       phase: "performance",
@@ -405,15 +405,24 @@ describe("make: constraints", () => {
       timeoutMs: 1000,
       run: () => Effect.succeed(Validator.passed("ok"))
     })
-    const text = `${HEAD}validation:
+    const message = `inference-perf: constraint "inference-throughput": Invalid input: expected string, received undefined`
+    const noConstraintsText = `${HEAD}validation:
   performance:
     checks: [inference-perf]
 `
-    const [problem, ...rest] = problemsOf(make(text, { plugins: [strict] }))
-    expect(rest).toEqual([])
-    expect(problem!.source).toBe("recipe.yaml")
-    expect(problem!.path).toBeUndefined()
-    expect(problem!.message).toMatch(/^inference-perf: constraint "inference-throughput": /)
+    expect(problemsOf(make(noConstraintsText, { plugins: [strict] }))).toEqual([
+      { source: "recipe.yaml", path: "validation.performance", line: 4, column: 3, message }
+    ])
+    const otherConstraintText = `${HEAD}validation:
+  performance:
+    constraints:
+      - name: inference-ttft-p99
+        value: "<= 200"
+    checks: [inference-perf]
+`
+    expect(problemsOf(make(otherConstraintText, { plugins: [strict] }))).toEqual([
+      { source: "recipe.yaml", path: "validation.performance.constraints", line: 5, column: 5, message }
+    ])
   })
 
   it("does not decode constraints of a phase that was not requested", () => {
@@ -470,5 +479,14 @@ describe("make: images", () => {
       source: "catalog entry inference-perf",
       message: `plugin "inference-perf" uses image "tokenizer" but the catalog entry has no image of that name`
     }])
+  })
+})
+
+describe("parsePhases: empty values", () => {
+  it.each([[""], [","], [" , "]])("rejects --phase %j instead of running nothing", (value) => {
+    const parsed = Plan.parsePhases([value])
+    expect(parsed.problems).toEqual([
+      { source: "--phase", message: `empty phase ${JSON.stringify(value)}: must be one of: deployment, performance, conformance, all` }
+    ])
   })
 })
