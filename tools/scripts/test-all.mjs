@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The README's test command: type-check (with type tests), lint (with module boundaries) and every vitest
-// project through Nx, then one closing line `N passed, N failed` totalled over all test runners.
+// project through Nx (never from a cache: this is the command CI trusts), then one closing line
+// `N passed, N failed` totalled over all test runners.
 import { spawnSync } from "node:child_process"
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { join } from "node:path"
@@ -24,7 +25,7 @@ for (const dir of roots) rmSync(join(root, dir, ".test-results"), { recursive: t
 const targets = process.argv.includes("--tests-only") ? "test" : "typecheck,lint,test"
 const run = spawnSync(
   "npx",
-  ["nx", "run-many", "-t", targets, "--output-style=static", "--parallel=2", "--nxBail=false"],
+  ["nx", "run-many", "-t", targets, "--output-style=static", "--parallel=2", "--nxBail=false", "--skip-nx-cache"],
   { cwd: root, env, stdio: "inherit" }
 )
 
