@@ -1,0 +1,112 @@
+/**
+ * `@aicr/kube-sim`: a simulated Kubernetes cluster that speaks the real Kubernetes HTTP API on loopback.
+ *
+ * `startSim()` starts a server, writes a kubeconfig for it and returns handles on its store, audit log, fault
+ * injection, pod logs and service proxy. `stop()` closes it. Nothing here imports aicr's own packages.
+ */
+import { randomBytes } from "node:crypto"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { createServer, type Server } from "node:http"
+import type { AddressInfo } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Cluster } from "./cluster.ts"
+import { kubeconfigYaml } from "./kubeconfig.ts"
+import { ApiServer, type ProxyHandler } from "./server.ts"
+import type { KubeObject } from "./types.ts"
+
+export type { Change } from "./store.ts"
+export type { KubeObject, ResourceType } from "./types.ts"
+export type { AuditRecord } from "./audit.ts"
+export type { FaultRule, WatchFault } from "./faults.ts"
+export type { ProxyHandler } from "./server.ts"
+export { StatusError } from "./errors.ts"
+
+export interface SimOptions {
+  /** Port on 127.0.0.1 (0, the default, picks a free one). */
+  readonly port?: number | undefined
+  /** Where to write `kubeconfig` (default: a new temporary directory, removed by `stop()`). */
+  readonly dir?: string | undefined
+  /** Changes retained for watch resumption and consistent pages (default 200,000). */
+  readonly historySize?: number | undefined
+  /** Interval of watch bookmarks when a client allows them (default 1 s). */
+  readonly bookmarkIntervalMs?: number | undefined
+  /** Extra bearer tokens → user names; the admin token is always accepted. */
+  readonly tokens?: Readonly<Record<string, string>> | undefined
+  /** Seed of the fault injector's random decisions. */
+  readonly seed?: number | undefined
+}
+
+export interface Sim {
+  readonly url: string
+  readonly kubeconfigPath: string
+  readonly kubeconfig: string
+  readonly adminToken: string
+  readonly cluster: Cluster
+  readonly api: ApiServer
+  readonly audit: ApiServer["audit"]
+  readonly faults: ApiServer["faults"]
+  readonly logs: ApiServer["logs"]
+  /** Serves `services/{name}[:{port}]/proxy/…` with `handler`; returns the unregister function. */
+  readonly registerProxy: (namespace: string, service: string, port: string | number | undefined, handler: ProxyHandler) => () => void
+  /** Creates objects directly (no HTTP), for test set-up. */
+  readonly seed: (objects: ReadonlyArray<KubeObject>) => void
+  readonly stop: () => Promise<void>
+}
+
+const SYSTEM_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"]
+
+/** Starts a simulated API server on loopback and writes its kubeconfig. */
+export const startSim = async (options: SimOptions = {}): Promise<Sim> => {
+  const cluster = new Cluster({ historySize: options.historySize })
+  const adminToken = `admin-${randomBytes(12).toString("hex")}`
+  const tokens = new Map<string, string>([[adminToken, "kubernetes-admin"], ...Object.entries(options.tokens ?? {})])
+  let url = ""
+  const api = new ApiServer(cluster, {
+    tokens,
+    bookmarkIntervalMs: options.bookmarkIntervalMs,
+    seed: options.seed,
+    serverAddress: () => url.replace(/^https?:\/\//, "")
+  })
+  const namespaceType = cluster.registry.find("", "v1", "namespaces")!
+  for (const name of SYSTEM_NAMESPACES) cluster.create(namespaceType, "", { apiVersion: "v1", kind: "Namespace", metadata: { name } })
+
+  const server: Server = createServer((request, response) => api.handle(request, response))
+  server.keepAliveTimeout = 65_000
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject)
+    server.listen(options.port ?? 0, "127.0.0.1", () => resolve())
+  })
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const ownDir = options.dir === undefined
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), "aicr-sim-"))
+  const kubeconfig = kubeconfigYaml({ server: url, token: adminToken, name: "aicr-sim", insecureSkipTlsVerify: true })
+  const kubeconfigPath = join(dir, "kubeconfig")
+  writeFileSync(kubeconfigPath, kubeconfig, { mode: 0o600 })
+
+  return {
+    url,
+    kubeconfigPath,
+    kubeconfig,
+    adminToken,
+    cluster,
+    api,
+    audit: api.audit,
+    faults: api.faults,
+    logs: api.logs,
+    registerProxy: (namespace, service, port, handler) => api.registerProxy(namespace, service, port, handler),
+    seed: (objects) => {
+      for (const object of objects) {
+        const type = cluster.registry.byKind(object.apiVersion, object.kind)
+        if (type === undefined) throw new Error(`kube-sim: no resource type for ${object.apiVersion} ${object.kind}`)
+        cluster.create(type, object.metadata.namespace ?? "", object)
+      }
+    },
+    stop: async () => {
+      api.closeWatches()
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      if (ownDir) rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
