@@ -66,6 +66,7 @@ export const startSim = async (options: SimOptions = {}): Promise<Sim> => {
     tokens,
     bookmarkIntervalMs: options.bookmarkIntervalMs,
     seed: options.seed,
+    insecureAdmin: true,
     serverAddress: () => url.replace(/^https?:\/\//, "")
   })
   const namespaceType = cluster.registry.find("", "v1", "namespaces")!

@@ -25,6 +25,11 @@ export interface ServerOptions {
   readonly serverAddress: () => string
   /** Seed of the fault injector's random decisions. */
   readonly seed?: number | undefined
+  /**
+   * Requests without credentials act as an administrator, as on the insecure port old API servers had: kubectl
+   * sends no credentials over plain HTTP. Requests with an unknown token still get 401.
+   */
+  readonly insecureAdmin?: boolean | undefined
 }
 
 interface RequestInfo {
@@ -51,6 +56,15 @@ const readBody = (request: IncomingMessage): Promise<string> =>
     request.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")))
     request.on("error", reject)
   })
+
+/** Request bodies are JSON; a protobuf body (kubectl's typed generators send one) is refused with 415. */
+const readJsonBody = async (request: IncomingMessage): Promise<string> => {
+  const contentType = (request.headers["content-type"] ?? "application/json").split(";")[0]!.trim()
+  if (contentType === "application/vnd.kubernetes.protobuf" || contentType === "application/cbor") {
+    throw new Errors.StatusError(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got ${contentType})`)
+  }
+  return readBody(request)
+}
 
 const parseJson = (text: string): unknown => {
   if (text.trim() === "") throw Errors.badRequest("the request body is empty")
@@ -93,6 +107,8 @@ export class ApiServer {
   readonly logs = new Logs()
   private readonly proxies = new Map<string, ProxyHandler>()
   private readonly openWatches = new Set<ServerResponse>()
+  /** Streams (watches, followed logs) are audited when they start, not when they end. */
+  private readonly streaming = new WeakMap<ServerResponse, () => void>()
 
   readonly cluster: Cluster
   private readonly options: ServerOptions
@@ -123,7 +139,10 @@ export class ApiServer {
     const started = new Date()
     const url = new URL(request.url ?? "/", "http://sim")
     const record = { user: "", verb: "", resource: "", group: "", subresource: undefined as string | undefined, namespace: undefined as string | undefined, name: undefined as string | undefined }
-    response.on("finish", () => {
+    let recorded = false
+    const recordAudit = () => {
+      if (recorded) return
+      recorded = true
       this.audit.record({
         time: started.toISOString(),
         user: record.user,
@@ -137,7 +156,10 @@ export class ApiServer {
         method: request.method ?? "GET",
         path: url.pathname
       })
-    })
+    }
+    response.on("finish", recordAudit)
+    response.on("close", recordAudit)
+    this.streaming.set(response, recordAudit)
     const fail = (error: unknown) => {
       if (response.headersSent) {
         response.destroy()
@@ -176,7 +198,10 @@ export class ApiServer {
 
   private authenticate(request: IncomingMessage): string {
     const header = request.headers.authorization
-    if (header === undefined) throw Errors.unauthorized()
+    if (header === undefined) {
+      if (this.options.insecureAdmin === true) return "system:admin"
+      throw Errors.unauthorized()
+    }
     const match = /^Bearer\s+(.+)$/i.exec(header)
     const user = match === null ? undefined : this.options.tokens.get(match[1]!.trim())
     if (user === undefined) throw Errors.unauthorized()
@@ -290,13 +315,13 @@ export class ApiServer {
       case "watch":
         return this.watch(request, response, info)
       case "create": {
-        const body = parseJson(await readBody(request)) as KubeObject
+        const body = parseJson(await readJsonBody(request)) as KubeObject
         if (type.resource === "namespaces" && namespace === "" && info.name !== "") throw Errors.methodNotAllowed()
         const created = this.cluster.create(type, namespace, body, { dryRun })
         return json(response, 201, created)
       }
       case "update": {
-        const body = parseJson(await readBody(request)) as KubeObject
+        const body = parseJson(await readJsonBody(request)) as KubeObject
         const subresource = info.subresource === "" ? undefined : info.subresource
         if (subresource === "finalize") return json(response, 200, this.finalize(type, name, body, dryRun))
         return json(response, 200, this.cluster.update(type, namespace, name, body, { subresource, dryRun }))
@@ -459,10 +484,12 @@ export class ApiServer {
 
     response.writeHead(200, { "Content-Type": table ? Table.TABLE_CONTENT_TYPE : "application/json", "Transfer-Encoding": "chunked", "Cache-Control": "no-cache, private" })
     response.flushHeaders()
+    this.streaming.get(response)?.()
     this.openWatches.add(response)
     let sent = 0
     let closed = false
     let dropping = false
+    let headerSent = false
     const timers: Array<NodeJS.Timeout> = []
     let unsubscribe = () => {}
     const close = (destroy = false) => {
@@ -479,7 +506,8 @@ export class ApiServer {
       if (closed || dropping) return
       const payload = eventType === "ERROR" || eventType === "BOOKMARK" || !table
         ? object
-        : Table.toTable(type, [object as KubeObject], { includeObject: includeObject(request), now: new Date() })
+        : Table.toTable(type, [object as KubeObject], { includeObject: includeObject(request), now: new Date(), noHeaders: headerSent })
+      if (table && eventType !== "ERROR" && eventType !== "BOOKMARK") headerSent = true
       const line = `${JSON.stringify({ type: eventType, object: payload })}\n`
       if (eventType === "ADDED" || eventType === "MODIFIED" || eventType === "DELETED") sent++
       if (fault?.dropAfterEvents !== undefined && sent >= fault.dropAfterEvents) {
@@ -503,9 +531,18 @@ export class ApiServer {
     }
 
     const rvText = query.get("resourceVersion") ?? ""
-    if (rvText === "" || rvText === "0") {
+    const initialEvents = query.get("sendInitialEvents") === "true"
+    if (initialEvents) {
+      if (!bookmarks || query.get("resourceVersionMatch") !== "NotOlderThan") {
+        throw Errors.invalid({ group: "meta.k8s.io", kind: "ListOptions" }, "", [{ field: "sendInitialEvents", message: "Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled and resourceVersionMatch is NotOlderThan and allowWatchBookmarks is true", reason: "FieldValueForbidden" }])
+      }
+    }
+    if (rvText === "" || rvText === "0" || initialEvents) {
       for (const object of store.list(key, namespace) ?? []) {
         if (matches(object) && byName(object)) send("ADDED", this.cluster.present(type, object))
+      }
+      if (initialEvents) {
+        send("BOOKMARK", { kind: type.kind, apiVersion: apiVersionOf(type), metadata: { resourceVersion: String(store.resourceVersion), annotations: { "k8s.io/initial-events-end": "true" } } })
       }
     } else {
       const since = Number(rvText)
@@ -563,6 +600,7 @@ export class ApiServer {
     }
     let written = Buffer.byteLength(text)
     response.write(text)
+    this.streaming.get(response)?.()
     const stop = this.logs.follow(namespace, name, container, (chunk) => {
       if (chunk === null) {
         stop()

@@ -1,4 +1,4 @@
-import { execFileSync, spawn, spawnSync } from "node:child_process"
+import { execFileSync, spawn } from "node:child_process"
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -18,15 +18,23 @@ export interface Result {
   readonly stderr: string
 }
 
-/** Runs kubectl against `kubeconfig`; `input` goes to its standard input. */
-export const kubectl = (kubeconfig: string, args: ReadonlyArray<string>, input?: string): Result => {
-  const result = spawnSync(kubectlPath(), [...args], {
-    env: { PATH: process.env["PATH"] ?? "", HOME: tmpHome(), KUBECONFIG: kubeconfig },
-    input,
-    encoding: "utf8",
-    timeout: 60_000
-  })
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr }
+/**
+ * Runs kubectl against `kubeconfig` without blocking this process (the simulator serves from the same event
+ * loop, so a synchronous spawn would deadlock).
+ */
+export const kubectl = (kubeconfig: string, args: ReadonlyArray<string>): Promise<Result> => {
+  const child = spawn(kubectlPath(), [...args], { env: { PATH: process.env["PATH"] ?? "", HOME: tmpHome(), KUBECONFIG: kubeconfig } })
+  let stdout = ""
+  let stderr = ""
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000)
+  return new Promise((resolve) =>
+    child.on("close", (status) => {
+      clearTimeout(timer)
+      resolve({ status, stdout, stderr })
+    })
+  )
 }
 
 /** Starts kubectl in the background (watches, `logs -f`, `wait`); collects its output. */
