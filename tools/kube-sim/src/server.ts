@@ -307,6 +307,7 @@ export class ApiServer {
     const dryRun = query.getAll("dryRun").includes("All")
     if (info.subresource === "proxy") return this.proxy(request, response, info)
     if (info.subresource === "log") return this.log(response, info)
+    if (info.subresource === "scale") return this.scale(request, response, info, dryRun)
     switch (info.verb) {
       case "get":
         return json(response, 200, this.render(request, type, this.cluster.get(type, namespace, name)))
@@ -569,6 +570,50 @@ export class ApiServer {
   }
 
   // -------------------------------------------------------------------------------------------------------------
+  // The scale subresource of custom resources that declare one (autoscaling/v1 Scale)
+
+  private async scale(request: IncomingMessage, response: ServerResponse, info: RequestInfo, dryRun: boolean): Promise<void> {
+    const { type, namespace, name } = info
+    const paths = type.scale
+    if (paths === undefined) throw Errors.notFoundPath()
+    const current = this.cluster.get(type, namespace, name)
+    const toScale = (object: KubeObject) => ({
+      kind: "Scale",
+      apiVersion: "autoscaling/v1",
+      metadata: {
+        name: object.metadata.name,
+        ...(object.metadata.namespace === undefined ? {} : { namespace: object.metadata.namespace }),
+        uid: object.metadata.uid,
+        resourceVersion: object.metadata.resourceVersion,
+        creationTimestamp: object.metadata.creationTimestamp
+      },
+      spec: { replicas: Number(readPath(object, paths.specReplicasPath) ?? 0) },
+      status: {
+        replicas: Number(readPath(object, paths.statusReplicasPath) ?? 0),
+        ...(paths.labelSelectorPath === undefined || readPath(object, paths.labelSelectorPath) === undefined ? {} : { selector: String(readPath(object, paths.labelSelectorPath)) })
+      }
+    })
+    if (info.verb === "get") return json(response, 200, toScale(current))
+    if (info.verb !== "update" && info.verb !== "patch") throw Errors.methodNotAllowed()
+    const text = await readBody(request)
+    let wanted: { spec?: { replicas?: unknown }; metadata?: { resourceVersion?: string } }
+    if (info.verb === "update") wanted = parseJson(text) as typeof wanted
+    else {
+      const contentType = (request.headers["content-type"] ?? "").split(";")[0]!.trim()
+      const base = toScale(current)
+      wanted = (contentType === "application/json-patch+json" ? Patch.applyJsonPatch(base, parseJson(text)) : Patch.applyMergePatch(base, parseJson(text))) as typeof wanted
+    }
+    const replicas = wanted.spec?.replicas
+    if (typeof replicas !== "number" || !Number.isInteger(replicas) || replicas < 0) {
+      throw Errors.invalid({ group: "autoscaling", kind: "Scale" }, name, [{ field: "spec.replicas", message: `Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0` }])
+    }
+    const next = structuredClone(current)
+    writePath(next, paths.specReplicasPath, replicas)
+    if (info.verb === "update" && wanted.metadata?.resourceVersion !== undefined) next.metadata.resourceVersion = wanted.metadata.resourceVersion
+    return json(response, 200, toScale(this.cluster.update(type, namespace, name, next, { dryRun })))
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
   // Pod logs and the service proxy
 
   private log(response: ServerResponse, info: RequestInfo): void {
@@ -636,4 +681,19 @@ export class ApiServer {
 const includeObject = (request: IncomingMessage): "None" | "Metadata" | "Object" => {
   const value = new URL(request.url ?? "/", "http://sim").searchParams.get("includeObject")
   return value === "None" || value === "Object" ? value : "Metadata"
+}
+
+/** Reads a `.spec.replicas`-style path. */
+const readPath = (object: unknown, path: string): unknown =>
+  path.replace(/^\./, "").split(".").reduce<unknown>((value, key) => (value !== null && typeof value === "object" ? (value as Record<string, unknown>)[key] : undefined), object)
+
+/** Writes a `.spec.replicas`-style path, creating objects on the way. */
+const writePath = (object: Record<string, unknown>, path: string, value: unknown): void => {
+  const keys = path.replace(/^\./, "").split(".")
+  let target = object
+  for (const key of keys.slice(0, -1)) {
+    if (target[key] === null || typeof target[key] !== "object") target[key] = {}
+    target = target[key] as Record<string, unknown>
+  }
+  target[keys[keys.length - 1]!] = value
 }

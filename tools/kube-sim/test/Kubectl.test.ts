@@ -99,6 +99,7 @@ describe("kubectl 1.35 against kube-sim", async () => {
     }, 10_000)
     expect(JSON.parse(await ok("get", "job", "j", "-n", "kcd", "-o", "json")).metadata.finalizers).toEqual(["foregroundDeletion"])
     const waiter = kubectlBackground(sim.kubeconfigPath, ["wait", "--for=delete", "cm/dep", "-n", "kcd", "--timeout=20s"])
+    await eventually(() => (sim.audit.filter({ verb: "watch", resource: "configmaps", namespace: "kcd" }).length > 0 ? true : undefined), 10_000)
     await ok("patch", "cm", "dep", "-n", "kcd", "--type", "merge", "-p", "{\"metadata\":{\"finalizers\":null}}")
     expect(await waiter.exited).toBe(0)
     expect(waiter.stdout()).toBe("configmap/dep condition met\n")
