@@ -12,6 +12,19 @@ export type PropagationPolicy = "Foreground" | "Background" | "Orphan"
 
 export interface WriteOptions {
   readonly dryRun?: boolean | undefined
+  /**
+   * The write is an API request: the body is defaulted as a real server decodes it and the kind's create and update
+   * strategies apply (a created object's status is reset, a service gets its cluster IP). Direct writes (seeding,
+   * the simulator's own controllers) store objects as given.
+   */
+  readonly request?: boolean | undefined
+}
+
+/** Options of `Cluster.update`. */
+export interface UpdateOptions extends WriteOptions {
+  readonly subresource?: string | undefined
+  /** A PUT: a `metadata.uid` in the body is a precondition (409 on mismatch) rather than an immutable field (422). */
+  readonly replace?: boolean | undefined
 }
 
 export interface DeleteOptions extends WriteOptions {
@@ -25,12 +38,22 @@ export type DeleteResult =
 
 const NAMESPACE_KEY = "/namespaces"
 const CRD_KEY = "apiextensions.k8s.io/customresourcedefinitions"
+const LEGACY_SCHEME = "pkg/api/legacyscheme/scheme.go:30"
 const NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
 
 const now = (): string => new Date().toISOString().replace(/\.\d{3}Z$/, "Z")
-const isEqual = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b)
+/** Semantic equality of JSON values: key order does not matter, absent and undefined fields are alike. */
+const isEqual = (a: unknown, b: unknown): boolean => {
+  if (a === b) return true
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null || Array.isArray(a) !== Array.isArray(b)) return false
+  if (Array.isArray(a)) return a.length === (b as Array<unknown>).length && a.every((item, index) => isEqual(item, (b as Array<unknown>)[index]))
+  const left = a as Record<string, unknown>
+  const right = b as Record<string, unknown>
+  const keys = Object.keys(left).filter((key) => left[key] !== undefined)
+  return keys.length === Object.keys(right).filter((key) => right[key] !== undefined).length && keys.every((key) => isEqual(left[key], right[key]))
+}
 
 /** `name` problems the way a real server words them (names of most kinds are DNS-1123 subdomains). */
 const nameProblems = (type: ResourceType, name: string): ReadonlyArray<string> => {
@@ -49,6 +72,109 @@ const nameProblems = (type: ResourceType, name: string): ReadonlyArray<string> =
   return problems
 }
 
+const isEventsV1 = (type: Pick<ResourceType, "group" | "resource">): boolean => type.group === "events.k8s.io" && type.resource === "events"
+
+/** Where a type's objects are stored: events.k8s.io/v1 Events share the core v1 Event store, as on a real server. */
+export const storeKey = (type: Pick<ResourceType, "group" | "resource">): string => (isEventsV1(type) ? "/events" : typeKey(type))
+
+/** core/v1 Event field → events.k8s.io/v1 Event field (the other fields have the same names). */
+const EVENT_FIELDS: ReadonlyArray<readonly [string, string]> = [
+  ["involvedObject", "regarding"],
+  ["message", "note"],
+  ["source", "deprecatedSource"],
+  ["firstTimestamp", "deprecatedFirstTimestamp"],
+  ["lastTimestamp", "deprecatedLastTimestamp"],
+  ["count", "deprecatedCount"],
+  ["reportingComponent", "reportingController"]
+]
+
+/** Converts an Event between core/v1 and events.k8s.io/v1; fields the target version lacks are dropped, as decoding drops them. */
+const convertEvent = (object: KubeObject, toEventsV1: boolean): KubeObject => {
+  const renames = new Map(EVENT_FIELDS.map(([core, events]) => (toEventsV1 ? [core, events] : [events, core])))
+  const foreign = new Set(EVENT_FIELDS.map(([core, events]) => (toEventsV1 ? events : core)))
+  const converted: KubeObject = { apiVersion: toEventsV1 ? "events.k8s.io/v1" : "v1", kind: "Event", metadata: object.metadata }
+  for (const [key, value] of Object.entries(object)) {
+    if (key === "apiVersion" || key === "kind" || key === "metadata" || foreign.has(key)) continue
+    converted[renames.get(key) ?? key] = value
+  }
+  return converted
+}
+
+/** The Go package of a kind's internal type, as conversion errors name it (`core.ConfigMap`). */
+const internalPackage = (group: string): string => (group === "" || group === "events.k8s.io" ? "core" : group.split(".")[0]!)
+
+type Json = Record<string, unknown>
+const record = (value: unknown): Json | undefined => (value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Json) : undefined)
+
+/** A resource quantity (`500m`, `1Gi`, `2`) as a number; NaN when it does not parse. */
+const quantity = (value: unknown): number => {
+  const match = /^([+-]?[0-9.]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?[0-9]+)?$/.exec(String(value))
+  if (match === null) return Number.NaN
+  const scale: Record<string, number> = { m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 }
+  const suffix = match[2] ?? ""
+  return Number(match[1]) * (suffix === "" ? 1 : /^[eE]/.test(suffix) ? 10 ** Number(suffix.slice(1)) : scale[suffix]!)
+}
+
+/** The QoS class of a pod (pkg/apis/core/helper/qos), from its containers' cpu and memory requests and limits. */
+const qosClass = (spec: Json): string => {
+  const requests = new Map<string, number>()
+  const limits = new Map<string, number>()
+  let guaranteed = true
+  const containers = [...((spec["containers"] ?? []) as Array<Json>), ...((spec["initContainers"] ?? []) as Array<Json>)]
+  for (const container of containers) {
+    const resources = record(container["resources"]) ?? {}
+    const found = new Set<string>()
+    for (const [into, list] of [[requests, resources["requests"]], [limits, resources["limits"]]] as const) {
+      for (const [name, value] of Object.entries(record(list) ?? {})) {
+        if (name !== "cpu" && name !== "memory") continue
+        const amount = quantity(value)
+        if (!(amount > 0)) continue
+        if (into === limits) found.add(name)
+        into.set(name, (into.get(name) ?? 0) + amount)
+      }
+    }
+    if (!found.has("cpu") || !found.has("memory")) guaranteed = false
+  }
+  if (requests.size === 0 && limits.size === 0) return "BestEffort"
+  if (guaranteed) for (const [name, amount] of requests) if (limits.get(name) !== amount) guaranteed = false
+  return guaranteed && requests.size === limits.size ? "Guaranteed" : "Burstable"
+}
+
+/** SetDefaults_PodSpec and SetDefaults_Container of core/v1, for what every real pod (and pod template) carries. */
+const defaultPodSpec = (spec: Json, pod: boolean): void => {
+  spec["restartPolicy"] ??= "Always"
+  spec["terminationGracePeriodSeconds"] ??= 30
+  spec["dnsPolicy"] ??= "ClusterFirst"
+  spec["securityContext"] ??= {}
+  spec["schedulerName"] ??= "default-scheduler"
+  spec["enableServiceLinks"] ??= true
+  for (const list of ["initContainers", "containers"]) {
+    for (const container of (Array.isArray(spec[list]) ? spec[list] : []) as Array<Json>) {
+      const image = typeof container["image"] === "string" ? container["image"] : ""
+      const tag = image.includes("@") ? "" : (/:([^/:]+)$/.exec(image)?.[1] ?? "latest")
+      container["imagePullPolicy"] ??= tag === "latest" ? "Always" : "IfNotPresent"
+      container["terminationMessagePath"] ??= "/dev/termination-log"
+      container["terminationMessagePolicy"] ??= "File"
+      const resources = (container["resources"] ??= {}) as Json
+      for (const port of (Array.isArray(container["ports"]) ? container["ports"] : []) as Array<Json>) port["protocol"] ??= "TCP"
+      if (pod && record(resources["limits"]) !== undefined) {
+        resources["requests"] = { ...record(resources["limits"]), ...record(resources["requests"]) }
+      }
+    }
+  }
+}
+
+/** The etcd key a real server stores an object under (named in storage errors). */
+const etcdKey = (type: ResourceType, namespace: string, name: string): string => {
+  const prefixes: Record<string, string> = { "/services": "services/specs", "/nodes": "minions", "events.k8s.io/events": "events" }
+  const prefix = prefixes[typeKey(type)] ?? (type.custom === true || typeKey(type) === CRD_KEY ? `${type.group}/${type.resource}` : type.resource)
+  return `/registry/${prefix}/${namespace === "" ? "" : `${namespace}/`}${name}`
+}
+
+const SERVICE_CIDR_BASE = (10 << 24) | (96 << 16)
+const SERVICE_CIDR_SIZE = 1 << 20
+const ipv4 = (n: number): string => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".")
+
 export class Cluster {
   readonly registry: Registry
   readonly store: Store
@@ -65,16 +191,25 @@ export class Cluster {
   // Reads
 
   get(type: ResourceType, namespace: string, name: string): KubeObject {
-    const found = this.store.get(typeKey(type), type.namespaced ? namespace : "", name)
+    const found = this.store.get(storeKey(type), type.namespaced ? namespace : "", name)
     if (found === undefined) throw Errors.notFound(type, name)
     return this.present(type, found)
   }
 
-  /** The object as served at `type`'s version (objects are stored under whatever version wrote them). */
+  /**
+   * The object as served at `type`'s version (objects are stored under whatever version wrote them; Events are
+   * stored as core/v1 Events and converted for events.k8s.io/v1).
+   */
   present(type: ResourceType, object: KubeObject): KubeObject {
+    if (isEventsV1(type) && object.apiVersion !== apiVersionOf(type)) return convertEvent(object, true)
     object.apiVersion = apiVersionOf(type)
     object.kind = type.kind
     return object
+  }
+
+  /** The object in the form it is stored in. */
+  private stored(type: ResourceType, object: KubeObject): KubeObject {
+    return isEventsV1(type) ? convertEvent(object, false) : object
   }
 
   // -------------------------------------------------------------------------------------------------------------
@@ -88,7 +223,7 @@ export class Cluster {
       if (ns === undefined) throw Errors.notFound({ group: "", resource: "namespaces" }, namespace)
       if (ns.metadata.deletionTimestamp !== undefined) throw Errors.namespaceTerminating(type, name, namespace)
     }
-    if (this.store.get(typeKey(type), object.metadata.namespace ?? "", name) !== undefined) throw Errors.alreadyExists(type, name)
+    if (this.store.get(storeKey(type), object.metadata.namespace ?? "", name) !== undefined) throw Errors.alreadyExists(type, name)
     const created: KubeObject = {
       ...object,
       metadata: {
@@ -101,31 +236,67 @@ export class Cluster {
     delete created.metadata.resourceVersion
     delete created.metadata.deletionTimestamp
     delete created.metadata.deletionGracePeriodSeconds
+    if (options.request === true) {
+      this.decodeDefaults(type, created)
+      this.prepareForCreate(type, created)
+    }
     this.defaults(type, created)
-    if (options.dryRun === true) return created
-    return this.present(type, this.store.create(typeKey(type), created))
+    const stored = this.stored(type, created)
+    if (options.dryRun === true) return this.present(type, stored)
+    return this.present(type, this.store.create(storeKey(type), stored))
   }
 
   /** Replaces the object (or, with `subresource: "status"`, its status only). */
-  update(type: ResourceType, namespace: string, name: string, body: KubeObject, options: WriteOptions & { subresource?: string | undefined } = {}): KubeObject {
+  update(type: ResourceType, namespace: string, name: string, body: KubeObject, options: UpdateOptions = {}): KubeObject {
     const ns = type.namespaced ? namespace : ""
-    const current = this.store.get(typeKey(type), ns, name)
+    const current = this.store.get(storeKey(type), ns, name)
     if (current === undefined) throw Errors.notFound(type, name)
     if (body.metadata?.name !== undefined && body.metadata.name !== name) {
       throw Errors.badRequest(`the name of the object (${body.metadata.name}) does not match the name on the URL (${name})`)
     }
-    this.checkTypeOf(type, body)
+    if (options.request === true) this.checkTypeOf(type, body, name)
+    if (type.namespaced && body.metadata?.namespace !== undefined && body.metadata.namespace !== "" && body.metadata.namespace !== namespace) {
+      throw Errors.badRequest("the namespace of the provided object does not match the namespace sent on the request")
+    }
+    const uid = body.metadata?.uid
+    if (options.replace === true && uid !== undefined && uid !== "" && uid !== current.metadata.uid) {
+      throw Errors.conflictWith(type, name, `StorageError: invalid object, Code: 4, Key: ${etcdKey(type, ns, name)}, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: ${uid}, UID in object meta: ${current.metadata.uid}`)
+    }
     const wanted = body.metadata?.resourceVersion
     if (wanted !== undefined && wanted !== "" && wanted !== current.metadata.resourceVersion) throw Errors.conflict(type, name)
-    const next = this.merged(type, current, body, options.subresource)
+    if ((wanted === undefined || wanted === "") && options.request === true && !this.allowsUnconditionalUpdate(type)) {
+      throw Errors.invalid({ group: type.group, kind: type.resource }, name, [{ field: "metadata.resourceVersion", message: "Invalid value: 0x0: must be specified for an update" }])
+    }
+    const incoming = structuredClone(this.stored(type, body))
+    if (options.request === true && options.subresource === undefined) this.decodeDefaults(type, incoming)
+    const next = this.merged(type, current, incoming, options.subresource)
+    if (options.request === true) this.validateUpdate(type, next, current, uid)
     if (options.dryRun === true) return this.present(type, next)
     if (isEqual({ ...next, metadata: { ...next.metadata, resourceVersion: undefined } }, { ...current, metadata: { ...current.metadata, resourceVersion: undefined } })) {
       return this.present(type, current)
     }
     if (next.metadata.deletionTimestamp !== undefined && (next.metadata.finalizers ?? []).length === 0 && !this.pendingNamespace(type, next)) {
-      return this.present(type, this.store.remove(typeKey(type), ns, name)!)
+      return this.present(type, this.store.remove(storeKey(type), ns, name)!)
     }
-    return this.present(type, this.store.update(typeKey(type), next))
+    return this.present(type, this.store.update(storeKey(type), next))
+  }
+
+  /** Custom resources and CRDs refuse an update without a resourceVersion (their strategies' AllowUnconditionalUpdate). */
+  private allowsUnconditionalUpdate(type: ResourceType): boolean {
+    return type.custom !== true && typeKey(type) !== CRD_KEY
+  }
+
+  /** The checks of ValidateObjectMetaUpdate and of the kinds' update validation that the simulator enforces. */
+  private validateUpdate(type: ResourceType, next: KubeObject, current: KubeObject, uid: string | undefined): void {
+    const kind = { group: type.group, kind: type.kind }
+    const name = current.metadata.name!
+    if (uid !== undefined && uid !== "" && uid !== current.metadata.uid) {
+      throw Errors.invalid(kind, name, [{ field: "metadata.uid", message: `Invalid value: ${JSON.stringify(uid)}: field is immutable` }])
+    }
+    const immutableSpec = type.group === "resource.k8s.io" && (type.resource === "resourceclaims" || type.resource === "resourceclaimtemplates")
+    if (immutableSpec && !isEqual(next["spec"], current["spec"])) {
+      throw Errors.invalid(kind, name, [{ field: "spec", message: `Invalid value: ${JSON.stringify(next["spec"] ?? null)}: field is immutable` }])
+    }
   }
 
   private merged(type: ResourceType, current: KubeObject, body: KubeObject, subresource: string | undefined): KubeObject {
@@ -159,6 +330,7 @@ export class Cluster {
       if (current["status"] === undefined) delete next["status"]
       else next["status"] = current["status"]
     }
+    if (typeKey(type) === "/services") this.keepAllocated(next, current)
     const specOf = (object: KubeObject) => Object.fromEntries(Object.entries(object).filter(([key]) => !["metadata", "status", "apiVersion", "kind"].includes(key)))
     if (!isEqual(specOf(next), specOf(current))) next.metadata.generation = (current.metadata.generation ?? 1) + 1
     return next
@@ -166,14 +338,15 @@ export class Cluster {
 
   delete(type: ResourceType, namespace: string, name: string, options: DeleteOptions = {}): DeleteResult {
     const ns = type.namespaced ? namespace : ""
-    const current = this.store.get(typeKey(type), ns, name)
+    const current = this.store.get(storeKey(type), ns, name)
     if (current === undefined) throw Errors.notFound(type, name)
     const pre = options.preconditions
+    const byKind = { group: type.group, resource: type.kind }
     if (pre?.uid !== undefined && pre.uid !== current.metadata.uid) {
-      throw Errors.conflictWith(type, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata.uid}`)
+      throw Errors.conflictWith(byKind, name, `the UID in the precondition (${pre.uid}) does not match the UID in record (${current.metadata.uid}). The object might have been deleted and then recreated`)
     }
     if (pre?.resourceVersion !== undefined && pre.resourceVersion !== current.metadata.resourceVersion) {
-      throw Errors.conflictWith(type, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`)
+      throw Errors.conflictWith(byKind, name, `the ResourceVersion in the precondition (${pre.resourceVersion}) does not match the ResourceVersion in record (${current.metadata.resourceVersion}). The object might have been modified`)
     }
     const policy = options.propagationPolicy ?? this.defaultPolicy(type)
     const finalizers = [...(current.metadata.finalizers ?? [])]
@@ -185,7 +358,7 @@ export class Cluster {
     const isNamespace = typeKey(type) === NAMESPACE_KEY
     if (finalizers.length === 0 && !isNamespace) {
       if (options.dryRun === true) return { _tag: "Removed", object: this.present(type, current) }
-      return { _tag: "Removed", object: this.present(type, this.store.remove(typeKey(type), ns, name)!) }
+      return { _tag: "Removed", object: this.present(type, this.store.remove(storeKey(type), ns, name)!) }
     }
     const next: KubeObject = {
       ...current,
@@ -200,7 +373,7 @@ export class Cluster {
     if (isNamespace) next["status"] = { ...(current["status"] as object | undefined), phase: "Terminating" }
     if (options.dryRun === true) return { _tag: "Pending", object: this.present(type, next) }
     if (isEqual(next, current)) return { _tag: "Pending", object: this.present(type, current) }
-    return { _tag: "Pending", object: this.present(type, this.store.update(typeKey(type), next)) }
+    return { _tag: "Pending", object: this.present(type, this.store.update(storeKey(type), next)) }
   }
 
   /** batch/v1 Jobs keep the legacy default of orphaning their pods; everything else deletes in the background. */
@@ -215,19 +388,36 @@ export class Cluster {
   // -------------------------------------------------------------------------------------------------------------
   // Admission: the checks and defaults of a create
 
-  private checkTypeOf(type: ResourceType, body: KubeObject): void {
+  /**
+   * The checks of decoding a request body for `type`: a kind the endpoint cannot take is 400 (`Secret in version "v1"
+   * cannot be handled as a ConfigMap: …`) for built-in kinds and 422 (`kind: Invalid value`) for custom resources, an
+   * API version of the same kind that the endpoint does not serve is 400.
+   */
+  private checkTypeOf(type: ResourceType, body: KubeObject, name: string): void {
     if (typeof body !== "object" || body === null || Array.isArray(body)) throw Errors.badRequest("the body of the request is not a JSON object")
     const expected = apiVersionOf(type)
-    if (body.apiVersion !== undefined && body.apiVersion !== expected && this.registry.byKind(body.apiVersion, body.kind ?? type.kind) === undefined) {
-      throw Errors.badRequest(`the API version in the data (${body.apiVersion}) does not match the expected API version (${expected})`)
+    const apiVersion = typeof body.apiVersion === "string" && body.apiVersion !== "" ? body.apiVersion : expected
+    const kind = typeof body.kind === "string" && body.kind !== "" ? body.kind : type.kind
+    if (apiVersion === expected && kind === type.kind) return
+    const version = apiVersion.includes("/") ? apiVersion.slice(apiVersion.indexOf("/") + 1) : apiVersion
+    if (type.custom === true) {
+      const group = apiVersion.includes("/") ? apiVersion.slice(0, apiVersion.indexOf("/")) : ""
+      if (kind !== type.kind) {
+        throw Errors.invalid({ group, kind }, name, [{ field: "kind", message: `Invalid value: ${JSON.stringify(kind)}: must be ${type.kind}` }])
+      }
+      throw Errors.badRequest(`the API version in the data (${apiVersion}) does not match the expected API version (${expected})`)
     }
-    if (body.kind !== undefined && body.kind !== type.kind) {
-      throw Errors.badRequest(`the kind in the data (${body.kind}) does not match the expected kind (${type.kind})`)
+    const known = this.registry.byKind(apiVersion, kind) !== undefined
+    const cannot = `${kind} in version ${JSON.stringify(version)} cannot be handled as a ${type.kind}`
+    if (!known) throw Errors.badRequest(`${cannot}: no kind ${JSON.stringify(kind)} is registered for version ${JSON.stringify(apiVersion)} in scheme ${JSON.stringify(LEGACY_SCHEME)}`)
+    if (kind !== type.kind && !(isEventsV1(type) && kind === "Event")) {
+      throw Errors.badRequest(`${cannot}: converting (${version}.${kind}) to (${internalPackage(type.group)}.${type.kind}): unknown conversion`)
     }
+    throw Errors.badRequest(`the API version in the data (${apiVersion}) does not match the expected API version (${expected})`)
   }
 
   private admit(type: ResourceType, namespace: string, body: KubeObject): KubeObject {
-    this.checkTypeOf(type, body)
+    this.checkTypeOf(type, body, typeof body?.metadata?.name === "string" ? body.metadata.name : "")
     const metadata = { ...(body.metadata ?? {}) }
     if (type.namespaced) {
       if (metadata.namespace !== undefined && metadata.namespace !== "" && metadata.namespace !== namespace) {
@@ -246,9 +436,144 @@ export class Cluster {
     if (problems.length > 0) {
       throw Errors.invalid(type, name, problems.map((problem) => ({ field: "metadata.name", message: `Invalid value: ${JSON.stringify(name)}: ${problem}` })))
     }
-    return { ...body, apiVersion: apiVersionOf(type), kind: type.kind, metadata }
+    return structuredClone({ ...body, apiVersion: apiVersionOf(type), kind: type.kind, metadata })
   }
 
+  /** What a real server's defaulting (SetDefaults_*) adds to a request body of these kinds as it decodes it. */
+  private decodeDefaults(type: ResourceType, object: KubeObject): void {
+    const key = typeKey(type)
+    const spec = record(object["spec"])
+    if (key === "/pods" && spec !== undefined) defaultPodSpec(spec, true)
+    if (key === "batch/jobs" && spec !== undefined) {
+      if (spec["completions"] === undefined && spec["parallelism"] === undefined) spec["completions"] = 1
+      spec["parallelism"] ??= 1
+      spec["backoffLimit"] ??= spec["backoffLimitPerIndex"] === undefined ? 6 : 2147483647
+      spec["completionMode"] ??= "NonIndexed"
+      spec["suspend"] ??= false
+      spec["podReplacementPolicy"] ??= spec["podFailurePolicy"] === undefined ? "TerminatingOrFailed" : "Failed"
+      const template = record(spec["template"])
+      const templateSpec = record(template?.["spec"])
+      if (templateSpec !== undefined) defaultPodSpec(templateSpec, false)
+    }
+    if (key === "/secrets") {
+      object["type"] ??= "Opaque"
+      const stringData = record(object["stringData"])
+      if (stringData !== undefined) {
+        const data = { ...record(object["data"]) }
+        for (const [field, value] of Object.entries(stringData)) data[field] = Buffer.from(String(value), "utf8").toString("base64")
+        object["data"] = data
+      }
+      delete object["stringData"]
+    }
+    if (key === "/services" && spec !== undefined) {
+      spec["type"] ??= "ClusterIP"
+      spec["sessionAffinity"] ??= "None"
+      if (spec["type"] !== "ExternalName") spec["internalTrafficPolicy"] ??= "Cluster"
+      if (spec["type"] === "NodePort" || spec["type"] === "LoadBalancer") spec["externalTrafficPolicy"] ??= "Cluster"
+      if (spec["type"] === "LoadBalancer") spec["allocateLoadBalancerNodePorts"] ??= true
+      for (const port of (Array.isArray(spec["ports"]) ? spec["ports"] : []) as Array<Json>) {
+        port["protocol"] ??= "TCP"
+        if (port["targetPort"] === undefined || port["targetPort"] === 0 || port["targetPort"] === "") port["targetPort"] = port["port"]
+      }
+    }
+  }
+
+  /** The create strategies (PrepareForCreate) and admission plugins of a real server for these kinds. */
+  private prepareForCreate(type: ResourceType, object: KubeObject): void {
+    const key = typeKey(type)
+    const spec = record(object["spec"])
+    if (key === "/pods") {
+      if (spec !== undefined) {
+        spec["serviceAccountName"] ??= "default"
+        spec["serviceAccount"] ??= spec["serviceAccountName"]
+        spec["priority"] ??= 0
+        spec["preemptionPolicy"] ??= "PreemptLowerPriority"
+        const tolerations = (Array.isArray(spec["tolerations"]) ? spec["tolerations"] : []) as Array<Json>
+        for (const taint of ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"]) {
+          const covers = (toleration: Json) => {
+            const tolerated = toleration["key"] ?? ""
+            const effect = toleration["effect"] ?? ""
+            return (tolerated === taint || tolerated === "") && (effect === "NoExecute" || effect === "")
+          }
+          if (!tolerations.some(covers)) {
+            tolerations.push({ key: taint, operator: "Exists", effect: "NoExecute", tolerationSeconds: 300 })
+          }
+        }
+        spec["tolerations"] = tolerations
+      }
+      object["status"] = { phase: "Pending", qosClass: qosClass(spec ?? {}) }
+    } else if (key === "batch/jobs") {
+      object["status"] = {}
+      if (spec !== undefined && spec["manualSelector"] !== true) {
+        const template = (spec["template"] ??= {}) as Json
+        const templateMetadata = (template["metadata"] ??= {}) as { labels?: Record<string, string> }
+        const hadLabels = templateMetadata.labels !== undefined
+        const labels = (templateMetadata.labels ??= {})
+        const { name, uid } = object.metadata as { name: string; uid: string }
+        for (const label of ["job-name", "batch.kubernetes.io/job-name"]) labels[label] ??= name
+        for (const label of ["controller-uid", "batch.kubernetes.io/controller-uid"]) labels[label] ??= uid
+        const selector = (spec["selector"] ??= {}) as { matchLabels?: Record<string, string> }
+        selector.matchLabels = { ...selector.matchLabels, "batch.kubernetes.io/controller-uid": selector.matchLabels?.["batch.kubernetes.io/controller-uid"] ?? uid }
+        if (hadLabels && Object.keys(object.metadata.labels ?? {}).length === 0) object.metadata.labels = { ...labels }
+      }
+    } else if (key === "/services") {
+      object["status"] = { loadBalancer: {} }
+      if (spec !== undefined) this.allocate(spec, undefined)
+    } else if (key === "resource.k8s.io/resourceclaims") {
+      object["status"] = {}
+    }
+  }
+
+  /** Allocates a service's cluster IP and node ports (lowest free ones; a real allocator picks at random). */
+  private allocate(spec: Json, previous: Json | undefined): void {
+    const services = this.store.list("/services") ?? []
+    const specs = services.map((service) => record(service["spec"]) ?? {})
+    if (spec["type"] !== "ExternalName") {
+      if (spec["clusterIP"] === undefined || spec["clusterIP"] === "") {
+        const used = new Set(specs.map((other) => other["clusterIP"]))
+        let offset = 1
+        while (offset < SERVICE_CIDR_SIZE - 1 && used.has(ipv4(SERVICE_CIDR_BASE + offset))) offset++
+        spec["clusterIP"] = ipv4(SERVICE_CIDR_BASE + offset)
+      }
+      spec["clusterIPs"] ??= [spec["clusterIP"]]
+      spec["ipFamilies"] ??= ["IPv4"]
+      spec["ipFamilyPolicy"] ??= "SingleStack"
+    }
+    if (spec["type"] === "NodePort" || (spec["type"] === "LoadBalancer" && spec["allocateLoadBalancerNodePorts"] !== false)) {
+      const used = new Set<unknown>()
+      for (const other of specs) for (const port of (Array.isArray(other["ports"]) ? other["ports"] : []) as Array<Json>) used.add(port["nodePort"])
+      const before = (Array.isArray(previous?.["ports"]) ? previous["ports"] : []) as Array<Json>
+      for (const port of (Array.isArray(spec["ports"]) ? spec["ports"] : []) as Array<Json>) {
+        if (port["nodePort"] !== undefined) continue
+        const kept = before.find((old) => old["port"] === port["port"] && (old["protocol"] ?? "TCP") === (port["protocol"] ?? "TCP"))?.["nodePort"]
+        if (kept !== undefined) {
+          port["nodePort"] = kept
+          continue
+        }
+        let candidate = 30000
+        while (candidate < 32767 && used.has(candidate)) candidate++
+        port["nodePort"] = candidate
+        used.add(candidate)
+      }
+    }
+  }
+
+  /** An update of a service keeps the cluster IPs and node ports it leaves out (patchAllocatedValues). */
+  private keepAllocated(next: KubeObject, current: KubeObject): void {
+    const spec = record(next["spec"])
+    const old = record(current["spec"])
+    if (spec === undefined || old === undefined || spec["type"] === "ExternalName") return
+    if ((spec["clusterIP"] === undefined || spec["clusterIP"] === "") && old["clusterIP"] !== undefined) {
+      spec["clusterIP"] = old["clusterIP"]
+      spec["clusterIPs"] ??= old["clusterIPs"]
+    }
+    spec["ipFamilies"] ??= old["ipFamilies"]
+    spec["ipFamilyPolicy"] ??= old["ipFamilyPolicy"]
+    for (const field of ["clusterIPs", "ipFamilies", "ipFamilyPolicy"]) if (spec[field] === undefined) delete spec[field]
+    if (spec["type"] === "NodePort" || spec["type"] === "LoadBalancer") this.allocate(spec, old)
+  }
+
+  /** Defaults of every write, seeded or requested. */
   private defaults(type: ResourceType, object: KubeObject): void {
     const key = typeKey(type)
     if (key === NAMESPACE_KEY) {

@@ -80,7 +80,10 @@ export const BUILTIN: ReadonlyArray<ResourceType> = [
   }),
   builtin("events.k8s.io", "v1", "events", "Event", true, {
     shortNames: ["ev"],
-    fieldSelectors: ["regarding.kind", "regarding.namespace", "regarding.name", "regarding.uid", "reason", "type"]
+    fieldSelectors: [
+      "regarding.kind", "regarding.namespace", "regarding.name", "regarding.uid", "regarding.apiVersion",
+      "regarding.resourceVersion", "regarding.fieldPath", "reason", "reportingController", "source", "type"
+    ]
   }),
   builtin("batch", "v1", "jobs", "Job", true, {
     categories: ["all"],

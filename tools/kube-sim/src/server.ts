@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { Audit } from "./audit.ts"
-import type { Cluster, PropagationPolicy } from "./cluster.ts"
+import { type Cluster, type PropagationPolicy, storeKey } from "./cluster.ts"
 import * as Discovery from "./discovery.ts"
 import * as Errors from "./errors.ts"
 import { Faults } from "./faults.ts"
@@ -14,6 +14,228 @@ import * as Selectors from "./selectors.ts"
 import type { Change } from "./store.ts"
 import * as Table from "./table.ts"
 import { apiVersionOf, type KubeObject, type ResourceType, typeKey } from "./types.ts"
+
+type Failure = { readonly go: string }
+const isFailure = (error: unknown): error is Failure => typeof error === "object" && error !== null && "go" in error
+
+/** How Go's strconv.Quote-based quoteChar prints a byte in encoding/json syntax errors. */
+const quoteByte = (c: number): string => {
+  if (c === 0x27) return "'\\''"
+  if (c === 0x22) return "'\"'"
+  const escapes: Record<number, string> = { 7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r", 92: "\\\\" }
+  if (escapes[c] !== undefined) return `'${escapes[c]}'`
+  if (c < 0x20 || c === 0x7f) return `'\\x${c.toString(16).padStart(2, "0")}'`
+  if ((c >= 0x80 && c < 0xa0) || c === 0xad) return `'\\u00${c.toString(16).padStart(2, "0")}'`
+  return `'${String.fromCharCode(c)}'`
+}
+
+/** The syntax error Go's encoding/json reports for `bytes` (`invalid character 'x' looking for beginning of value`), if any. */
+export const goJsonSyntaxError = (bytes: Uint8Array): string | undefined => {
+  let at = 0
+  const fail = (context: string, atSpace = false): never => {
+    if (at < bytes.length) throw { go: `invalid character ${quoteByte(bytes[at]!)} ${context}` }
+    throw { go: atSpace ? `invalid character ' ' ${context}` : "unexpected end of JSON input" }
+  }
+  const space = () => {
+    while (at < bytes.length && (bytes[at] === 0x20 || bytes[at] === 0x09 || bytes[at] === 0x0a || bytes[at] === 0x0d)) at++
+  }
+  const digit = (c: number | undefined) => c !== undefined && c >= 0x30 && c <= 0x39
+  const hex = (c: number | undefined) => digit(c) || (c !== undefined && ((c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46)))
+  const literal = (word: string) => {
+    for (let k = 1; k < word.length; k++) {
+      at++
+      if (bytes[at] !== word.charCodeAt(k)) fail(`in literal ${word} (expecting ${quoteByte(word.charCodeAt(k))})`, true)
+    }
+    at++
+  }
+  const string = () => {
+    at++
+    for (;;) {
+      const c = bytes[at]
+      if (c === undefined) fail("")
+      if (c === 0x22) {
+        at++
+        return
+      }
+      if (c === 0x5c) {
+        at++
+        if (bytes[at] === 0x75) {
+          for (let k = 0; k < 4; k++) {
+            at++
+            if (!hex(bytes[at])) fail("in \\u hexadecimal character escape", true)
+          }
+        } else if (bytes[at] === undefined || !"\"\\/bfnrt".includes(String.fromCharCode(bytes[at]!))) fail("in string escape code", true)
+        at++
+        continue
+      }
+      if (c! < 0x20) fail("in string literal")
+      at++
+    }
+  }
+  const number = () => {
+    if (bytes[at] === 0x2d) {
+      at++
+      if (!digit(bytes[at])) fail("in numeric literal", true)
+    }
+    if (bytes[at] === 0x30) at++
+    else while (digit(bytes[at])) at++
+    if (bytes[at] === 0x2e) {
+      at++
+      if (!digit(bytes[at])) fail("after decimal point in numeric literal", true)
+      while (digit(bytes[at])) at++
+    }
+    if (bytes[at] === 0x65 || bytes[at] === 0x45) {
+      at++
+      if (bytes[at] === 0x2b || bytes[at] === 0x2d) at++
+      if (!digit(bytes[at])) fail("in exponent of numeric literal", true)
+      while (digit(bytes[at])) at++
+    }
+  }
+  const value = (): void => {
+    space()
+    const c = bytes[at]
+    if (c === 0x7b) return object()
+    if (c === 0x5b) return array()
+    if (c === 0x22) return string()
+    if (c === 0x2d || digit(c)) return number()
+    if (c === 0x74) return literal("true")
+    if (c === 0x66) return literal("false")
+    if (c === 0x6e) return literal("null")
+    fail("looking for beginning of value")
+  }
+  const object = () => {
+    at++
+    space()
+    if (bytes[at] === 0x7d) {
+      at++
+      return
+    }
+    for (;;) {
+      if (bytes[at] !== 0x22) fail("looking for beginning of object key string")
+      string()
+      space()
+      if (bytes[at] !== 0x3a) fail("after object key")
+      at++
+      value()
+      space()
+      if (bytes[at] === 0x7d) {
+        at++
+        return
+      }
+      if (bytes[at] !== 0x2c) fail("after object key:value pair")
+      at++
+      space()
+    }
+  }
+  const array = () => {
+    at++
+    space()
+    if (bytes[at] === 0x5d) {
+      at++
+      return
+    }
+    for (;;) {
+      value()
+      space()
+      if (bytes[at] === 0x5d) {
+        at++
+        return
+      }
+      if (bytes[at] !== 0x2c) fail("after array element")
+      at++
+    }
+  }
+  try {
+    value()
+    space()
+    if (at < bytes.length) fail("after top-level value")
+    return undefined
+  } catch (error) {
+    if (isFailure(error)) return error.go
+    throw error
+  }
+}
+
+/** summarizeData of the API server's handlers: the start of a body for an error message. */
+const summarize = (bytes: Uint8Array): string => {
+  if (bytes.length === 0) return "<empty>"
+  const head = bytes.subarray(0, 30)
+  const more = bytes.length > 30 ? " ..." : ""
+  return bytes[0] === 0x7b ? `${Buffer.from(head).toString("utf8")}${more}` : `${Buffer.from(head).toString("hex")}${more}`
+}
+
+const goTypeOf = (value: unknown): string =>
+  Array.isArray(value) ? "array" : value === null ? "null" : typeof value === "boolean" ? "bool" : typeof value === "object" ? "object" : typeof value
+
+const TYPE_META = 'struct { APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }'
+
+/**
+ * Decodes the body of a create or update as a real server does, with its 400 texts:
+ * `the object provided is unrecognized (must be of type ConfigMap): couldn't get version/kind; json parse error: …`.
+ */
+const decodeObject = (text: string, type: ResourceType): KubeObject => {
+  const bytes = Buffer.from(text, "utf8")
+  const unrecognized = (why: string) =>
+    Errors.badRequest(`the object provided is unrecognized (must be of type ${type.kind}): couldn't get version/kind; json parse error: ${why} (${summarize(bytes)})`)
+  const syntax = goJsonSyntaxError(bytes)
+  if (syntax !== undefined) throw unrecognized(syntax)
+  const value = JSON.parse(text) as unknown
+  if (value === null) return { apiVersion: apiVersionOf(type), kind: type.kind, metadata: {} }
+  if (typeof value !== "object" || Array.isArray(value)) throw unrecognized(`json: cannot unmarshal ${goTypeOf(value)} into Go value of type ${TYPE_META}`)
+  for (const field of ["apiVersion", "kind"]) {
+    const found = (value as Record<string, unknown>)[field]
+    if (found !== undefined && found !== null && typeof found !== "string") {
+      throw unrecognized(`json: cannot unmarshal ${goTypeOf(found)} into Go struct field .${field} of type string`)
+    }
+  }
+  return value as KubeObject
+}
+
+/** Parses a patch document; a syntax error is 400 with Go's text. */
+const decodePatch = (text: string): unknown => {
+  const syntax = goJsonSyntaxError(Buffer.from(text, "utf8"))
+  if (syntax !== undefined) throw Errors.badRequest(syntax)
+  return JSON.parse(text)
+}
+
+/** The 405 of a method the path has no route for (go-restful, through the API server's service error handler). */
+const methodNotAllowed = () => new Errors.StatusError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {})
+
+const BUILTIN_PATCH_TYPES = ["application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json", "application/apply-patch+yaml"]
+const CUSTOM_PATCH_TYPES = ["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"]
+
+/** The 415 of a patch content type the resource does not take (custom resources take no strategic merge patch). */
+const unsupportedPatch = (type: ResourceType) =>
+  new Errors.StatusError(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: ${(type.custom === true ? CUSTOM_PATCH_TYPES : BUILTIN_PATCH_TYPES).join(", ")}`)
+
+/** A 410 for a continue token from before a compaction; its Status carries a token that continues at the latest version. */
+class ExpiredContinue extends Errors.StatusError {
+  readonly continueToken: string
+
+  constructor(continueToken: string) {
+    super(
+      410,
+      "Expired",
+      "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list."
+    )
+    this.continueToken = continueToken
+  }
+}
+
+/** Kinds whose delete answers with the deleted object rather than a Status (their stores' ReturnDeletedObject). */
+const RETURNS_DELETED = new Set(["/pods", "/services", "/serviceaccounts"])
+
+/** events.k8s.io/v1 field labels → the core Event fields they select on. */
+const EVENTS_V1_FIELDS: Readonly<Record<string, string>> = {
+  "regarding.kind": "involvedObject.kind",
+  "regarding.namespace": "involvedObject.namespace",
+  "regarding.name": "involvedObject.name",
+  "regarding.uid": "involvedObject.uid",
+  "regarding.apiVersion": "involvedObject.apiVersion",
+  "regarding.resourceVersion": "involvedObject.resourceVersion",
+  "regarding.fieldPath": "involvedObject.fieldPath",
+  reportingController: "reportingComponent"
+}
 
 /** A handler behind `services/{name}:{port}/proxy/…`; `path` is what follows `proxy` (always starting with `/`). */
 export type ProxyHandler = (request: IncomingMessage, response: ServerResponse, path: string) => void
@@ -84,19 +306,54 @@ const integer = (query: URLSearchParams, name: string): number | undefined => {
 }
 
 interface ContinueToken {
+  /** The resourceVersion of the list the pages belong to; -1 continues at the latest version. */
   rv: number
   start: string
 }
 
-const encodeContinue = (token: ContinueToken): string => Buffer.from(JSON.stringify({ v: "meta.k8s.io/v1", ...token })).toString("base64url")
+const encodeContinue = (token: ContinueToken): string => Buffer.from(JSON.stringify({ v: "meta.k8s.io/v1", rv: token.rv, start: token.start })).toString("base64url")
+
+/** storage.DecodeContinue, with the 400 texts of a real server (`invalid continue token: continue key is not valid: …`). */
 const decodeContinue = (text: string): ContinueToken => {
-  try {
-    const token = JSON.parse(Buffer.from(text, "base64url").toString("utf8")) as ContinueToken & { v?: string }
-    if (token.v !== "meta.k8s.io/v1" || !Number.isInteger(token.rv) || typeof token.start !== "string") throw new Error("bad token")
-    return token
-  } catch {
-    throw Errors.badRequest("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
+  const invalid = (why: string) => Errors.badRequest(`invalid continue token: continue key is not valid${why}`)
+  const bad = /[^A-Za-z0-9_-]/.exec(text)
+  if (bad !== null) throw invalid(`: illegal base64 data at input byte ${bad.index}`)
+  if (text.length % 4 === 1) throw invalid(`: illegal base64 data at input byte ${text.length - 1}`)
+  const bytes = Buffer.from(text, "base64url")
+  const syntax = goJsonSyntaxError(bytes)
+  if (syntax !== undefined) throw invalid(`: ${syntax}`)
+  const token = JSON.parse(bytes.toString("utf8")) as { v?: unknown; rv?: unknown; start?: unknown } | null
+  if (token === null || typeof token !== "object" || Array.isArray(token)) throw invalid(`: json: cannot unmarshal ${goTypeOf(token)} into Go value of type storage.continueToken`)
+  if (token.v !== "meta.k8s.io/v1") throw invalid(": server does not recognize this encoded version")
+  const rv = typeof token.rv === "number" && Number.isInteger(token.rv) ? token.rv : 0
+  if (rv === 0) throw invalid(": incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
+  if (typeof token.start !== "string" || token.start === "") throw invalid(": encoded start key empty (version meta.k8s.io/v1)")
+  return { rv, start: token.start }
+}
+
+/** metainternalversion's ValidateListOptions: the 422s of a list's resourceVersionMatch. */
+const validateListOptions = (rv: string, match: string, continueText: string): void => {
+  if (match === "") return
+  const causes: Array<{ field: string; message: string; reason: string }> = []
+  const forbid = (message: string) => causes.push({ field: "resourceVersionMatch", message: `Forbidden: ${message}`, reason: "FieldValueForbidden" })
+  if (rv === "") forbid("resourceVersionMatch is forbidden unless resourceVersion is provided")
+  if (continueText !== "") forbid("resourceVersionMatch is forbidden when continue is provided")
+  if (match !== "Exact" && match !== "NotOlderThan") {
+    causes.push({ field: "resourceVersionMatch", message: `Unsupported value: ${JSON.stringify(match)}: supported values: "Exact", "NotOlderThan", ""`, reason: "FieldValueNotSupported" })
   }
+  if (match === "Exact" && rv === "0") forbid('resourceVersionMatch "exact" is forbidden for resourceVersion "0"')
+  if (causes.length > 0) throw Errors.invalid({ group: "meta.k8s.io", kind: "ListOptions" }, "", causes)
+}
+
+/** DeleteOptions from the query and the body of a delete. */
+const deleteOptions = (query: URLSearchParams, text: string) => {
+  const body = text.trim() === "" ? {} : (parseJson(text) as { propagationPolicy?: PropagationPolicy; preconditions?: { uid?: string; resourceVersion?: string }; dryRun?: Array<string>; orphanDependents?: boolean })
+  const policy = (query.get("propagationPolicy") as PropagationPolicy | null) ?? body.propagationPolicy ??
+    (body.orphanDependents === true ? "Orphan" : body.orphanDependents === false ? "Background" : undefined)
+  if (policy !== undefined && !["Foreground", "Background", "Orphan"].includes(policy)) {
+    throw Errors.invalid({ group: "meta.k8s.io", kind: "DeleteOptions" }, "", [{ field: "propagationPolicy", message: `Unsupported value: "${policy}": supported values: "Foreground", "Background", "Orphan"`, reason: "FieldValueNotSupported" }])
+  }
+  return { propagationPolicy: policy, preconditions: body.preconditions, dryRun: (body.dryRun ?? []).includes("All") }
 }
 
 const objectKey = (object: KubeObject) => `${object.metadata.namespace ?? ""}/${object.metadata.name ?? ""}`
@@ -166,28 +423,39 @@ export class ApiServer {
         return
       }
       const status = error instanceof Errors.StatusError ? error : Errors.internalError(error instanceof Error ? error.message : String(error))
-      json(response, status.code, status.body, "application/json", status.headers)
+      const body = status instanceof ExpiredContinue ? { ...status.body, metadata: { continue: status.continueToken } } : status.body
+      json(response, status.code, body, "application/json", status.headers)
     }
+    let info: RequestInfo | undefined
+    let unrouted: unknown
     try {
-      const user = this.authenticate(request)
-      record.user = user
-      const info = this.route(request.method ?? "GET", url)
-      if (info === undefined) {
-        record.verb = (request.method ?? "GET").toLowerCase()
-        this.serveNonResource(request, response, url)
-        return
-      }
-      record.verb = info.verb
+      info = this.route(request.method ?? "GET", url)
+    } catch (error) {
+      unrouted = error
+    }
+    record.verb = info?.verb ?? (request.method ?? "GET").toLowerCase()
+    if (info !== undefined) {
       record.resource = info.type.resource
       record.group = info.type.group
       if (info.subresource !== "") record.subresource = info.subresource
       if (info.namespace !== "") record.namespace = info.namespace
       if (info.name !== "") record.name = info.name
-      const fault = this.faults.decide({ verb: info.verb, resource: info.type.resource, group: info.type.group, subresource: info.subresource || undefined, namespace: info.namespace || undefined, name: info.name || undefined, user })
+    }
+    try {
+      const user = this.authenticate(request)
+      record.user = user
+      if (unrouted !== undefined) throw unrouted
+      if (info === undefined) {
+        this.serveNonResource(request, response, url)
+        return
+      }
+      const routed = info
+      const fault = this.faults.decide({ verb: routed.verb, resource: routed.type.resource, group: routed.type.group, subresource: routed.subresource || undefined, namespace: routed.namespace || undefined, name: routed.name || undefined, user })
       const latency = this.faults.latencyMs()
       const go = () => {
         if (fault !== undefined) return fail(fault)
-        this.serveResource(request, response, info).catch(fail)
+        if (!this.allowed(request.method ?? "GET", routed)) return fail(methodNotAllowed())
+        this.serveResource(request, response, routed).catch(fail)
       }
       if (latency > 0) setTimeout(go, latency)
       else go()
@@ -258,14 +526,23 @@ export class ApiServer {
         case "DELETE":
           return collection ? "deletecollection" : "delete"
         default:
-          throw Errors.methodNotAllowed()
+          throw methodNotAllowed()
       }
     })()
     return { verb, type, namespace, name, subresource, rest: `/${after.join("/")}${url.pathname.endsWith("/") && after.length > 0 ? "/" : ""}`, query }
   }
 
+  /** Whether the path has a route for the method: no PUT or PATCH of a collection, no POST to an object, only the type's verbs. */
+  private allowed(method: string, info: RequestInfo): boolean {
+    if (info.subresource !== "") return info.subresource !== "status" || ["GET", "PUT", "PATCH"].includes(method)
+    const collection = info.name === ""
+    if (collection && (method === "PUT" || method === "PATCH")) return false
+    if (!collection && method === "POST") return false
+    return info.type.verbs.includes(info.verb)
+  }
+
   private serveNonResource(request: IncomingMessage, response: ServerResponse, url: URL): void {
-    if (request.method !== "GET") throw Errors.methodNotAllowed()
+    if (request.method !== "GET") throw methodNotAllowed()
     const path = url.pathname.replace(/\/+$/, "")
     const registry = this.cluster.registry
     const accept = request.headers.accept
@@ -316,33 +593,21 @@ export class ApiServer {
       case "watch":
         return this.watch(request, response, info)
       case "create": {
-        const body = parseJson(await readJsonBody(request)) as KubeObject
-        if (type.resource === "namespaces" && namespace === "" && info.name !== "") throw Errors.methodNotAllowed()
-        const created = this.cluster.create(type, namespace, body, { dryRun })
-        return json(response, 201, created)
+        const body = decodeObject(await readJsonBody(request), type)
+        return json(response, 201, this.cluster.create(type, namespace, body, { dryRun, request: true }))
       }
       case "update": {
-        const body = parseJson(await readJsonBody(request)) as KubeObject
+        const body = decodeObject(await readJsonBody(request), type)
         const subresource = info.subresource === "" ? undefined : info.subresource
         if (subresource === "finalize") return json(response, 200, this.finalize(type, name, body, dryRun))
-        return json(response, 200, this.cluster.update(type, namespace, name, body, { subresource, dryRun }))
+        return json(response, 200, this.cluster.update(type, namespace, name, body, { subresource, dryRun, request: true, replace: true }))
       }
       case "patch":
         return json(response, 200, this.patch(request, info, await readBody(request), dryRun))
       case "delete": {
-        const text = await readBody(request)
-        const options = text.trim() === "" ? {} : (parseJson(text) as { propagationPolicy?: PropagationPolicy; preconditions?: { uid?: string; resourceVersion?: string }; dryRun?: Array<string>; orphanDependents?: boolean })
-        const policy = (query.get("propagationPolicy") as PropagationPolicy | null) ?? options.propagationPolicy ??
-          (options.orphanDependents === true ? "Orphan" : options.orphanDependents === false ? "Background" : undefined)
-        if (policy !== undefined && !["Foreground", "Background", "Orphan"].includes(policy)) {
-          throw Errors.invalid({ group: "meta.k8s.io", kind: "DeleteOptions" }, "", [{ field: "propagationPolicy", message: `Unsupported value: "${policy}": supported values: "Foreground", "Background", "Orphan"`, reason: "FieldValueNotSupported" }])
-        }
-        const result = this.cluster.delete(type, namespace, name, {
-          propagationPolicy: policy,
-          preconditions: options.preconditions,
-          dryRun: dryRun || (options.dryRun ?? []).includes("All")
-        })
-        if (result._tag === "Pending") return json(response, 200, result.object)
+        const options = deleteOptions(query, await readBody(request))
+        const result = this.cluster.delete(type, namespace, name, { ...options, dryRun: dryRun || options.dryRun })
+        if (result._tag === "Pending" || RETURNS_DELETED.has(typeKey(type))) return json(response, 200, result.object)
         return json(response, 200, {
           kind: "Status",
           apiVersion: "v1",
@@ -352,18 +617,20 @@ export class ApiServer {
         })
       }
       case "deletecollection": {
-        const [list] = this.list(request, info)
-        for (const item of (list as { items: Array<KubeObject> }).items) {
+        const options = deleteOptions(query, await readBody(request))
+        const list = this.collection(info)
+        for (const item of list.items) {
           try {
-            this.cluster.delete(type, item.metadata.namespace ?? "", item.metadata.name!, { dryRun })
+            this.cluster.delete(type, item.metadata.namespace ?? "", item.metadata.name!, { ...options, dryRun: dryRun || options.dryRun })
           } catch (error) {
             if (!(error instanceof Errors.StatusError && error.code === 404)) throw error
           }
         }
-        return json(response, 200, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success" })
+        const { continue: _next, remainingItemCount: _remaining, ...metadata } = list.metadata
+        return json(response, 200, { kind: type.listKind, apiVersion: apiVersionOf(type), metadata, items: list.items })
       }
       default:
-        throw Errors.methodNotAllowed()
+        throw methodNotAllowed()
     }
   }
 
@@ -373,37 +640,59 @@ export class ApiServer {
     return Table.toTable(type, [object], { includeObject: includeObject(request), now: new Date(), listMeta: { resourceVersion: object.metadata.resourceVersion ?? "" } })
   }
 
+  /**
+   * The label and field selectors of a list or watch as a predicate on stored objects. events.k8s.io/v1 field labels
+   * are converted to the core Event fields they select on, as the real field label conversion does.
+   */
   private selectors(info: RequestInfo) {
     const labels = Selectors.parseLabelSelector(info.query.get("labelSelector") ?? "")
-    const fields = Selectors.parseFieldSelector(info.query.get("fieldSelector") ?? "")
+    let fields = Selectors.parseFieldSelector(info.query.get("fieldSelector") ?? "")
     Selectors.checkFieldSelector(fields, info.type)
+    if (storeKey(info.type) !== typeKey(info.type)) fields = fields.map((requirement) => ({ ...requirement, field: EVENTS_V1_FIELDS[requirement.field] ?? requirement.field }))
     return (object: KubeObject) => Selectors.matchesLabels(labels, object.metadata.labels) && Selectors.matchesFields(fields, object)
   }
 
   private list(request: IncomingMessage, info: RequestInfo): [unknown, string] {
+    const { items, metadata } = this.collection(info)
+    if (Table.wantsTable(request.headers.accept)) {
+      return [Table.toTable(info.type, items, { includeObject: includeObject(request), now: new Date(), listMeta: metadata }), Table.TABLE_CONTENT_TYPE]
+    }
+    return [{ kind: info.type.listKind, apiVersion: apiVersionOf(info.type), metadata, items }, "application/json"]
+  }
+
+  /** The objects a list answers with: selected, paged and at the resourceVersion the query asks for. */
+  private collection(info: RequestInfo): { items: Array<KubeObject>; metadata: { resourceVersion: string; continue?: string; remainingItemCount?: number } } {
     const { type, query } = info
-    const matches = this.selectors(info)
     const limit = integer(query, "limit")
     const continueText = query.get("continue") ?? ""
+    const rv = query.get("resourceVersion") ?? ""
+    const match = query.get("resourceVersionMatch") ?? ""
+    validateListOptions(rv, match, continueText)
+    const matches = this.selectors(info)
     const store = this.cluster.store
     let at = store.resourceVersion
     let start = ""
     if (continueText !== "") {
       const token = decodeContinue(continueText)
-      at = token.rv
+      if (rv !== "" && rv !== "0") throw Errors.badRequest("specifying resource version is not allowed when using continue")
+      if (token.rv > 0) at = token.rv
       start = token.start
-    } else {
-      const rv = query.get("resourceVersion") ?? ""
-      const match = query.get("resourceVersionMatch") ?? ""
-      if (rv !== "" && rv !== "0" && match === "Exact") {
-        const exact = Number(rv)
-        if (!Number.isInteger(exact)) throw Errors.badRequest(`invalid resource version: ${rv}`)
-        if (exact > store.resourceVersion) throw Errors.tooOldResourceVersion(exact, store.resourceVersion)
-        at = exact
+    } else if (rv !== "" && rv !== "0" && (match === "Exact" || (match === "" && limit !== undefined && limit > 0))) {
+      if (!/^[0-9]+$/.test(rv)) throw Errors.badRequest(`invalid resource version: resourceVersion: Invalid value: ${JSON.stringify(rv)}: strconv.ParseUint: parsing ${JSON.stringify(rv)}: invalid syntax`)
+      const exact = Number(rv)
+      if (exact > store.resourceVersion) {
+        throw new Errors.StatusError(504, "Timeout", `Too large resource version: ${exact}, current: ${store.resourceVersion}`, {
+          causes: [{ reason: "ResourceVersionTooLarge", message: "Too large resource version" }],
+          retryAfterSeconds: 1
+        })
       }
+      at = exact
     }
-    const snapshot = store.list(typeKey(type), type.namespaced && info.namespace !== "" ? info.namespace : undefined, at)
-    if (snapshot === undefined) throw continueText === "" ? Errors.tooOldResourceVersion(at, store.compactedResourceVersion) : Errors.expiredContinue()
+    const snapshot = store.list(storeKey(type), type.namespaced && info.namespace !== "" ? info.namespace : undefined, at)
+    if (snapshot === undefined) {
+      if (continueText !== "") throw new ExpiredContinue(encodeContinue({ rv: -1, start }))
+      throw new Errors.StatusError(410, "Expired", "The resourceVersion for the provided list is too old.")
+    }
     const items: Array<KubeObject> = []
     let next: string | undefined
     let index = 0
@@ -423,17 +712,17 @@ export class ApiServer {
       metadata.continue = encodeContinue({ rv: at, start: next })
       if (!labelOrField) metadata.remainingItemCount = ordered.length - index
     }
-    if (Table.wantsTable(request.headers.accept)) {
-      return [Table.toTable(type, items, { includeObject: includeObject(request), now: new Date(), listMeta: metadata }), Table.TABLE_CONTENT_TYPE]
-    }
-    return [{ kind: type.listKind, apiVersion: apiVersionOf(type), metadata, items }, "application/json"]
+    return { items, metadata }
   }
 
   private patch(request: IncomingMessage, info: RequestInfo, text: string, dryRun: boolean): KubeObject {
     const { type, namespace, name } = info
     const contentType = (request.headers["content-type"] ?? "").split(";")[0]!.trim()
+    const accepted = type.custom === true ? CUSTOM_PATCH_TYPES : BUILTIN_PATCH_TYPES
+    if (contentType === "application/apply-patch+yaml") throw Errors.unsupportedMediaType(contentType)
+    if (!accepted.includes(contentType)) throw unsupportedPatch(type)
     const current = this.cluster.get(type, namespace, name)
-    const document = parseJson(text)
+    const document = decodePatch(text)
     let patched: unknown
     switch (contentType) {
       case "application/json-patch+json":
@@ -442,19 +731,13 @@ export class ApiServer {
       case "application/merge-patch+json":
         patched = Patch.applyMergePatch(current, document)
         break
-      case "application/strategic-merge-patch+json":
-        if (!Patch.strategicPatchSupported(type)) {
-          throw new Errors.StatusError(415, "UnsupportedMediaType", `strategic merge patch is not supported for ${type.group}/${type.version}, Kind=${type.kind}`)
-        }
-        patched = Patch.applyStrategicMergePatch(current, document, type.kind)
-        break
       default:
-        throw Errors.unsupportedMediaType(contentType)
+        patched = Patch.applyStrategicMergePatch(current, document, type.kind)
     }
     const object = patched as KubeObject
     const wanted = (document as { metadata?: { resourceVersion?: string } } | null)?.metadata?.resourceVersion
     if (wanted === undefined && object.metadata !== undefined) object.metadata.resourceVersion = current.metadata.resourceVersion
-    return this.cluster.update(type, namespace, name, object, { subresource: info.subresource === "" ? undefined : info.subresource, dryRun })
+    return this.cluster.update(type, namespace, name, object, { subresource: info.subresource === "" ? undefined : info.subresource, dryRun, request: true })
   }
 
   private finalize(type: ResourceType, name: string, body: KubeObject, dryRun: boolean): KubeObject {
@@ -469,7 +752,7 @@ export class ApiServer {
   private watch(request: IncomingMessage, response: ServerResponse, info: RequestInfo): void {
     const { type, query } = info
     const matches = this.selectors(info)
-    const key = typeKey(type)
+    const key = storeKey(type)
     const namespace = type.namespaced && info.namespace !== "" ? info.namespace : undefined
     if (info.name !== "") {
       const fields = query.get("fieldSelector")
@@ -587,23 +870,26 @@ export class ApiServer {
         resourceVersion: object.metadata.resourceVersion,
         creationTimestamp: object.metadata.creationTimestamp
       },
-      spec: { replicas: Number(readPath(object, paths.specReplicasPath) ?? 0) },
+      spec: Number(readPath(object, paths.specReplicasPath) ?? 0) === 0 ? {} : { replicas: Number(readPath(object, paths.specReplicasPath)) },
       status: {
         replicas: Number(readPath(object, paths.statusReplicasPath) ?? 0),
         ...(paths.labelSelectorPath === undefined || readPath(object, paths.labelSelectorPath) === undefined ? {} : { selector: String(readPath(object, paths.labelSelectorPath)) })
       }
     })
     if (info.verb === "get") return json(response, 200, toScale(current))
-    if (info.verb !== "update" && info.verb !== "patch") throw Errors.methodNotAllowed()
+    if (info.verb !== "update" && info.verb !== "patch") throw methodNotAllowed()
     const text = await readBody(request)
     let wanted: { spec?: { replicas?: unknown }; metadata?: { resourceVersion?: string } }
-    if (info.verb === "update") wanted = parseJson(text) as typeof wanted
+    if (info.verb === "update") wanted = decodeObject(text, { ...type, kind: "Scale" }) as typeof wanted
     else {
       const contentType = (request.headers["content-type"] ?? "").split(";")[0]!.trim()
+      if (contentType === "application/apply-patch+yaml") throw Errors.unsupportedMediaType(contentType)
+      if (!CUSTOM_PATCH_TYPES.includes(contentType)) throw unsupportedPatch(type)
       const base = toScale(current)
-      wanted = (contentType === "application/json-patch+json" ? Patch.applyJsonPatch(base, parseJson(text)) : Patch.applyMergePatch(base, parseJson(text))) as typeof wanted
+      const document = decodePatch(text)
+      wanted = (contentType === "application/json-patch+json" ? Patch.applyJsonPatch(base, document) : Patch.applyMergePatch(base, document)) as typeof wanted
     }
-    const replicas = wanted.spec?.replicas
+    const replicas = wanted.spec?.replicas ?? 0
     if (typeof replicas !== "number" || !Number.isInteger(replicas) || replicas < 0) {
       throw Errors.invalid({ group: "autoscaling", kind: "Scale" }, name, [{ field: "spec.replicas", message: `Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0` }])
     }
@@ -618,7 +904,7 @@ export class ApiServer {
 
   private log(response: ServerResponse, info: RequestInfo): void {
     const { type, namespace, name, query } = info
-    if (info.verb !== "get") throw Errors.methodNotAllowed()
+    if (info.verb !== "get") throw methodNotAllowed()
     const pod = this.cluster.get(type, namespace, name)
     const spec = (pod["spec"] ?? {}) as { containers?: Array<{ name: string }>; initContainers?: Array<{ name: string }> }
     const containers = (spec.containers ?? []).map((container) => container.name)
