@@ -80,7 +80,9 @@ export const invalid = (type: Pick<ResourceType, "group" | "kind">, name: string
   new StatusError(
     422,
     "Invalid",
-    `${type.kind}${type.group === "" ? "" : `.${type.group}`} "${name}" is invalid: ${causes.map((cause) => `${cause.field}: ${cause.message}`).join(", ")}`,
+    `${type.kind}${type.group === "" ? "" : `.${type.group}`} "${name}" is invalid: ${
+      causes.length === 1 ? `${causes[0]!.field}: ${causes[0]!.message}` : `[${causes.map((cause) => `${cause.field}: ${cause.message}`).join(", ")}]`
+    }`,
     {
       ...(name === "" ? {} : { name }),
       ...(type.group === "" ? {} : { group: type.group }),
@@ -103,7 +105,7 @@ export const namespaceTerminating = (type: Named, name: string, namespace: strin
 export const badRequest = (message: string) => new StatusError(400, "BadRequest", message)
 
 export const methodNotAllowed = (message = "the server does not allow this method on the requested resource") =>
-  new StatusError(405, "MethodNotAllowed", message)
+  new StatusError(405, "MethodNotAllowed", message, {})
 
 export const unsupportedMediaType = (contentType: string) =>
   new StatusError(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got ${contentType})`)
