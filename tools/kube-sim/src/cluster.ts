@@ -636,7 +636,10 @@ export class Cluster {
   /** One pass of the garbage collector and the namespace controller. */
   collect(): void {
     const everything: Array<{ key: string; object: KubeObject }> = []
-    for (const key of this.store.keys()) for (const object of this.store.list(key) ?? []) everything.push({ key, object })
+    for (const key of this.store.keys()) {
+      const view = this.store.snapshot(key)
+      for (const id of view?.ids ?? []) everything.push({ key, object: view!.get(id)! })
+    }
     const dependents = new Map<string, Array<{ key: string; object: KubeObject }>>()
     for (const entry of everything) {
       for (const owner of entry.object.metadata.ownerReferences ?? []) {

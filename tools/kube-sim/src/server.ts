@@ -356,7 +356,6 @@ const deleteOptions = (query: URLSearchParams, text: string) => {
   return { propagationPolicy: policy, preconditions: body.preconditions, dryRun: (body.dryRun ?? []).includes("All") }
 }
 
-const objectKey = (object: KubeObject) => `${object.metadata.namespace ?? ""}/${object.metadata.name ?? ""}`
 
 export class ApiServer {
   readonly audit = new Audit()
@@ -688,24 +687,35 @@ export class ApiServer {
       }
       at = exact
     }
-    const snapshot = store.list(storeKey(type), type.namespaced && info.namespace !== "" ? info.namespace : undefined, at)
+    const snapshot = store.snapshot(storeKey(type), type.namespaced && info.namespace !== "" ? info.namespace : undefined, at)
     if (snapshot === undefined) {
       if (continueText !== "") throw new ExpiredContinue(encodeContinue({ rv: -1, start }))
       throw new Errors.StatusError(410, "Expired", "The resourceVersion for the provided list is too old.")
     }
+    const ids = snapshot.ids
+    let index = 0
+    if (start !== "") {
+      let high = ids.length
+      while (index < high) {
+        const middle = (index + high) >> 1
+        if (ids[middle]! <= start) index = middle + 1
+        else high = middle
+      }
+    }
     const items: Array<KubeObject> = []
     let next: string | undefined
-    let index = 0
-    const ordered = start === "" ? snapshot : snapshot.filter((object) => objectKey(object) > start)
-    for (; index < ordered.length; index++) {
-      const object = ordered[index]!
+    let lastId = ""
+    for (; index < ids.length; index++) {
+      const object = snapshot.get(ids[index]!)!
       if (!matches(object)) continue
       if (limit !== undefined && limit > 0 && items.length === limit) {
-        next = objectKey(items[items.length - 1]!)
+        next = lastId
         break
       }
-      items.push(this.cluster.present(type, object))
+      lastId = ids[index]!
+      items.push(this.cluster.present(type, structuredClone(object)))
     }
+    const ordered = ids
     const labelOrField = (query.get("labelSelector") ?? "") !== "" || (query.get("fieldSelector") ?? "") !== ""
     const metadata: { resourceVersion: string; continue?: string; remainingItemCount?: number } = { resourceVersion: String(at) }
     if (next !== undefined) {

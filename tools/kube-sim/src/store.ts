@@ -78,20 +78,52 @@ export class Store {
    * Returns undefined when `at` is compacted away.
    */
   list(key: string, namespace?: string, at?: number): Array<KubeObject> | undefined {
+    const view = this.snapshot(key, namespace, at)
+    return view === undefined ? undefined : view.ids.map((id) => clone(view.get(id)!))
+  }
+
+  /**
+   * A read-only view of a type's objects at resourceVersion `at` (default: now): ids (`namespace/name`) in
+   * order and a look-up. Nothing is copied — callers must clone what they hand out. Undefined when compacted.
+   */
+  snapshot(key: string, namespace?: string, at?: number): { readonly ids: ReadonlyArray<string>; readonly get: (id: string) => KubeObject | undefined } | undefined {
     if (at !== undefined && at < this.compactedThrough) return undefined
-    const state = new Map(this.objects.get(key) ?? [])
+    const current = this.objects.get(key) ?? new Map<string, KubeObject>()
+    let overrides: Map<string, KubeObject | null> | undefined
     if (at !== undefined && at < this.rv) {
       for (let index = this.log.length - 1; index >= 0; index--) {
         const change = this.log[index]!
         if (change.rv <= at) break
         if (change.key !== key) continue
-        const id = objectKey(change.namespace, change.name)
-        if (change.type === "ADDED") state.delete(id)
-        else state.set(id, change.previous!)
+        overrides ??= new Map()
+        overrides.set(objectKey(change.namespace, change.name), change.type === "ADDED" ? null : change.previous!)
       }
     }
-    const keys = [...state.keys()].filter((id) => namespace === undefined || id.startsWith(`${namespace}/`)).sort()
-    return keys.map((id) => clone(state.get(id)!))
+    const get = (id: string): KubeObject | undefined => {
+      if (overrides?.has(id) === true) return overrides.get(id) ?? undefined
+      return current.get(id)
+    }
+    let ids = this.sortedIds(key, current)
+    if (overrides !== undefined) {
+      const extra = [...overrides.entries()].filter(([id, object]) => object !== null && !current.has(id)).map(([id]) => id)
+      ids = [...ids.filter((id) => get(id) !== undefined), ...extra].sort()
+    }
+    if (namespace !== undefined) {
+      const prefix = `${namespace}/`
+      ids = ids.filter((id) => id.startsWith(prefix))
+    }
+    return { ids, get }
+  }
+
+  private readonly sorted = new Map<string, ReadonlyArray<string>>()
+
+  private sortedIds(key: string, bucket: ReadonlyMap<string, KubeObject>): ReadonlyArray<string> {
+    let ids = this.sorted.get(key)
+    if (ids === undefined) {
+      ids = [...bucket.keys()].sort()
+      this.sorted.set(key, ids)
+    }
+    return ids
   }
 
   /** Namespaces that hold at least one object of any namespaced type. */
@@ -106,8 +138,10 @@ export class Store {
     const namespace = stored.metadata.namespace ?? ""
     const name = stored.metadata.name ?? ""
     const bucket = this.bucket(key)
-    if (type === "DELETED") bucket.delete(objectKey(namespace, name))
-    else bucket.set(objectKey(namespace, name), stored)
+    const id = objectKey(namespace, name)
+    if (type === "DELETED" || !bucket.has(id)) this.sorted.delete(key)
+    if (type === "DELETED") bucket.delete(id)
+    else bucket.set(id, stored)
     const change: Change = { rv: this.rv, type, key, namespace, name, object: stored, previous }
     this.log.push(change)
     if (this.log.length > this.historySize) this.compactTo(this.log[this.log.length - this.historySize - 1]!.rv)
