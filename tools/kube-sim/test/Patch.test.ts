@@ -1,17 +1,9 @@
 import { describe, expect, it } from "vitest"
-import { StatusError } from "../src/errors.ts"
 import * as Patch from "../src/patch.ts"
 import { BUILTIN } from "../src/resources.ts"
+import { statusErrorOf } from "./support/status.ts"
 
-const failure = (run: () => unknown): StatusError => {
-  try {
-    run()
-  } catch (error) {
-    if (error instanceof StatusError) return error
-    throw error
-  }
-  throw new Error("expected a StatusError")
-}
+const failure = statusErrorOf
 
 const REJECTED = {
   kind: "Status",

@@ -1,23 +1,15 @@
 import { describe, expect, it } from "vitest"
-import { StatusError } from "../src/errors.ts"
 import { BUILTIN } from "../src/resources.ts"
 import * as Selectors from "../src/selectors.ts"
 import type { KubeObject, ResourceType } from "../src/types.ts"
+import { statusErrorOf } from "./support/status.ts"
 
 const VALUE_RULE =
   "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
 const KEY_RULE =
   "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
 
-const failure = (run: () => unknown): StatusError => {
-  try {
-    run()
-  } catch (error) {
-    if (error instanceof StatusError) return error
-    throw error
-  }
-  throw new Error("expected a StatusError")
-}
+const failure = statusErrorOf
 
 const type = (group: string, resource: string): ResourceType => {
   const found = BUILTIN.find((candidate) => candidate.group === group && candidate.resource === resource)
