@@ -2,12 +2,18 @@ import { parseArgs } from "node:util"
 import { startSim } from "./index.ts"
 
 const PROFILES = ["empty"]
-const usage = "usage: aicr-sim start [--profile empty] [--port N] [--dir DIR]"
+const usage = "usage: aicr-sim start [--profile empty] [--port N] [--dir DIR] [--insecure-http]"
 
 const main = async (): Promise<void> => {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
-    options: { profile: { type: "string", default: "empty" }, port: { type: "string" }, dir: { type: "string" }, help: { type: "boolean" } }
+    options: {
+      profile: { type: "string", default: "empty" },
+      port: { type: "string" },
+      dir: { type: "string" },
+      "insecure-http": { type: "boolean" },
+      help: { type: "boolean" }
+    }
   })
   if (values.help === true) {
     process.stdout.write(`${usage}\n`)
@@ -29,7 +35,7 @@ const main = async (): Promise<void> => {
     process.exitCode = 2
     return
   }
-  const sim = await startSim({ port, dir: values.dir })
+  const sim = await startSim({ port, dir: values.dir, tls: values["insecure-http"] !== true })
   process.stdout.write(`${sim.kubeconfigPath}\n`)
   process.stderr.write(`aicr-sim: serving ${sim.url} (profile ${values.profile}); export KUBECONFIG=${sim.kubeconfigPath}\n`)
   const stop = () => {

@@ -7,6 +7,7 @@
 import { randomBytes } from "node:crypto"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { createServer, type Server } from "node:http"
+import { createServer as createHttpsServer } from "node:https"
 import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -35,6 +36,13 @@ export interface SimOptions {
   readonly tokens?: Readonly<Record<string, string>> | undefined
   /** Seed of the fault injector's random decisions. */
   readonly seed?: number | undefined
+  /**
+   * Serve HTTPS with a fresh self-signed CA written into the kubeconfig (default false: plain HTTP, where kubectl
+   * sends no token and requests without credentials act as the admin).
+   */
+  readonly tls?: boolean | undefined
+  /** Authorize requests with RBAC against the stored roles and bindings (default: everything is allowed). */
+  readonly rbac?: boolean | undefined
 }
 
 export interface Sim {
@@ -42,6 +50,8 @@ export interface Sim {
   readonly kubeconfigPath: string
   readonly kubeconfig: string
   readonly adminToken: string
+  /** PEM of the CA that signed the server's certificate (only with `tls`). */
+  readonly caPem: string | undefined
   readonly cluster: Cluster
   readonly api: ApiServer
   readonly audit: ApiServer["audit"]
@@ -61,27 +71,36 @@ export const startSim = async (options: SimOptions = {}): Promise<Sim> => {
   const cluster = new Cluster({ historySize: options.historySize })
   const adminToken = `admin-${randomBytes(12).toString("hex")}`
   const tokens = new Map<string, string>([[adminToken, "kubernetes-admin"], ...Object.entries(options.tokens ?? {})])
+  const tls = options.tls === true ? await (await import("./tls.ts")).generateTls() : undefined
   let url = ""
   const api = new ApiServer(cluster, {
     tokens,
     bookmarkIntervalMs: options.bookmarkIntervalMs,
     seed: options.seed,
-    insecureAdmin: true,
+    insecureAdmin: tls === undefined,
+    rbac: options.rbac,
     serverAddress: () => url.replace(/^https?:\/\//, "")
   })
   const namespaceType = cluster.registry.find("", "v1", "namespaces")!
   for (const name of SYSTEM_NAMESPACES) cluster.create(namespaceType, "", { apiVersion: "v1", kind: "Namespace", metadata: { name } })
 
-  const server: Server = createServer((request, response) => api.handle(request, response))
+  const server: Server =
+    tls === undefined
+      ? createServer((request, response) => api.handle(request, response))
+      : createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, (request, response) => api.handle(request, response))
   server.keepAliveTimeout = 65_000
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject)
     server.listen(options.port ?? 0, "127.0.0.1", () => resolve())
   })
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  url = `${tls === undefined ? "http" : "https"}://127.0.0.1:${(server.address() as AddressInfo).port}`
   const ownDir = options.dir === undefined
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "aicr-sim-"))
-  const kubeconfig = kubeconfigYaml({ server: url, token: adminToken, name: "aicr-sim", insecureSkipTlsVerify: true })
+  const kubeconfig = kubeconfigYaml(
+    tls === undefined
+      ? { server: url, token: adminToken, name: "aicr-sim", insecureSkipTlsVerify: true }
+      : { server: url, token: adminToken, name: "aicr-sim", caData: Buffer.from(tls.caPem).toString("base64") }
+  )
   const kubeconfigPath = join(dir, "kubeconfig")
   writeFileSync(kubeconfigPath, kubeconfig, { mode: 0o600 })
 
@@ -90,6 +109,7 @@ export const startSim = async (options: SimOptions = {}): Promise<Sim> => {
     kubeconfigPath,
     kubeconfig,
     adminToken,
+    caPem: tls?.caPem,
     cluster,
     api,
     audit: api.audit,

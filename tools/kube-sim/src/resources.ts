@@ -113,7 +113,12 @@ export const BUILTIN: ReadonlyArray<ResourceType> = [
     subresources: ["status"],
     printerColumns: [{ name: "State", type: "string", jsonPath: ".status.allocation" }]
   }),
-  builtin("resource.k8s.io", "v1", "resourceclaimtemplates", "ResourceClaimTemplate", true)
+  builtin("resource.k8s.io", "v1", "resourceclaimtemplates", "ResourceClaimTemplate", true),
+  builtin("rbac.authorization.k8s.io", "v1", "roles", "Role", true),
+  builtin("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", true),
+  builtin("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false),
+  builtin("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", false),
+  builtin("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", false, { verbs: ["create"] })
 ]
 
 /** The set of served resource types; custom resources come and go with their CRDs. */

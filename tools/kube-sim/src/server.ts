@@ -10,6 +10,7 @@ import * as Errors from "./errors.ts"
 import { Faults } from "./faults.ts"
 import { Logs, shape } from "./logs.ts"
 import * as Patch from "./patch.ts"
+import * as Rbac from "./rbac.ts"
 import * as Selectors from "./selectors.ts"
 import type { Change } from "./store.ts"
 import * as Table from "./table.ts"
@@ -252,7 +253,12 @@ export interface ServerOptions {
    * sends no credentials over plain HTTP. Requests with an unknown token still get 401.
    */
   readonly insecureAdmin?: boolean | undefined
+  /** Authorize every request with RBAC (`--authorization-mode=RBAC`); otherwise every authenticated request is allowed. */
+  readonly rbac?: boolean | undefined
 }
+
+/** Static-token users that are cluster administrators (system:masters). */
+const ADMIN_USERS = new Set(["kubernetes-admin", "system:admin"])
 
 interface RequestInfo {
   readonly verb: string
@@ -271,13 +277,15 @@ const json = (response: ServerResponse, code: number, body: unknown, contentType
   response.end(text)
 }
 
-const readBody = (request: IncomingMessage): Promise<string> =>
+const readBytes = (request: IncomingMessage): Promise<Buffer> =>
   new Promise((resolve, reject) => {
     const chunks: Array<Buffer> = []
     request.on("data", (chunk: Buffer) => chunks.push(chunk))
-    request.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")))
+    request.on("end", () => resolve(Buffer.concat(chunks)))
     request.on("error", reject)
   })
+
+const readBody = async (request: IncomingMessage): Promise<string> => (await readBytes(request)).toString("utf8")
 
 /** Request bodies are JSON; a protobuf body (kubectl's typed generators send one) is refused with 415. */
 const readJsonBody = async (request: IncomingMessage): Promise<string> => {
@@ -367,12 +375,18 @@ export class ApiServer {
   private readonly streaming = new WeakMap<ServerResponse, () => void>()
 
   readonly cluster: Cluster
+  /** ServiceAccount tokens: TokenRequest and the token controller of token Secrets. */
+  readonly serviceAccountTokens: Rbac.ServiceAccountTokens
+  readonly authorizer: Rbac.Authorizer
   private readonly options: ServerOptions
 
   constructor(cluster: Cluster, options: ServerOptions) {
     this.cluster = cluster
     this.options = options
     this.faults = new Faults(options.seed)
+    this.serviceAccountTokens = new Rbac.ServiceAccountTokens(cluster)
+    this.serviceAccountTokens.startController()
+    this.authorizer = new Rbac.Authorizer(cluster)
     cluster.store.subscribe((change) => {
       if (change.key === "/pods" && change.type === "DELETED") this.logs.forget(change.namespace, change.name)
     })
@@ -441,9 +455,15 @@ export class ApiServer {
       if (info.name !== "") record.name = info.name
     }
     try {
-      const user = this.authenticate(request)
+      const authenticated = this.authenticate(request)
+      const user = authenticated.name
       record.user = user
       if (unrouted !== undefined) throw unrouted
+      if (this.options.rbac === true) {
+        const attributes = this.attributes(authenticated, request.method ?? "GET", url, info)
+        const decision = this.authorizer.authorize(attributes)
+        if (!decision.allowed) throw Rbac.forbidden(attributes, decision.reason)
+      }
       if (info === undefined) {
         this.serveNonResource(request, response, url)
         return
@@ -454,7 +474,7 @@ export class ApiServer {
       const go = () => {
         if (fault !== undefined) return fail(fault)
         if (!this.allowed(request.method ?? "GET", routed)) return fail(methodNotAllowed())
-        this.serveResource(request, response, routed).catch(fail)
+        this.serveResource(request, response, routed, authenticated).catch(fail)
       }
       if (latency > 0) setTimeout(go, latency)
       else go()
@@ -463,16 +483,36 @@ export class ApiServer {
     }
   }
 
-  private authenticate(request: IncomingMessage): string {
+  private authenticate(request: IncomingMessage): Rbac.UserInfo {
     const header = request.headers.authorization
     if (header === undefined) {
-      if (this.options.insecureAdmin === true) return "system:admin"
+      if (this.options.insecureAdmin === true) return { name: "system:admin", groups: [Rbac.SYSTEM_MASTERS, Rbac.AUTHENTICATED] }
       throw Errors.unauthorized()
     }
     const match = /^Bearer\s+(.+)$/i.exec(header)
-    const user = match === null ? undefined : this.options.tokens.get(match[1]!.trim())
-    if (user === undefined) throw Errors.unauthorized()
-    return user
+    if (match === null) throw Errors.unauthorized()
+    const token = match[1]!.trim()
+    const name = this.options.tokens.get(token)
+    if (name !== undefined) return { name, groups: ADMIN_USERS.has(name) ? [Rbac.SYSTEM_MASTERS, Rbac.AUTHENTICATED] : [Rbac.AUTHENTICATED] }
+    const account = this.serviceAccountTokens.authenticate(token)
+    if (account === undefined) throw Errors.unauthorized()
+    return account
+  }
+
+  /**
+   * The authorizer attributes of a request. A list or watch selecting one `metadata.name` carries that name, as the
+   * API server's request info does, so rules with resourceNames can allow it.
+   */
+  private attributes(user: Rbac.UserInfo, method: string, url: URL, info: RequestInfo | undefined): Rbac.Attributes {
+    if (info === undefined) {
+      return { user, verb: method.toLowerCase(), resourceRequest: false, group: "", resource: "", subresource: "", namespace: "", name: "", path: url.pathname }
+    }
+    let name = info.name
+    if (name === "" && (info.verb === "list" || info.verb === "watch")) {
+      const single = /^(?:metadata\.name)==?([^,]*)$/.exec(info.query.get("fieldSelector") ?? "")
+      if (single !== null) name = single[1]!
+    }
+    return { user, verb: info.verb, resourceRequest: true, group: info.type.group, resource: info.type.resource, subresource: info.subresource, namespace: info.namespace, name, path: url.pathname }
   }
 
   // -------------------------------------------------------------------------------------------------------------
@@ -578,9 +618,11 @@ export class ApiServer {
   // -------------------------------------------------------------------------------------------------------------
   // Resources
 
-  private async serveResource(request: IncomingMessage, response: ServerResponse, info: RequestInfo): Promise<void> {
+  private async serveResource(request: IncomingMessage, response: ServerResponse, info: RequestInfo, user: Rbac.UserInfo): Promise<void> {
     const { type, namespace, name, query } = info
     const dryRun = query.getAll("dryRun").includes("All")
+    if (info.subresource === "token" && typeKey(type) === "/serviceaccounts") return this.tokenRequest(request, response, info)
+    if (typeKey(type) === "authorization.k8s.io/selfsubjectaccessreviews" && info.verb === "create") return this.selfSubjectAccessReview(request, response, user)
     if (info.subresource === "proxy") return this.proxy(request, response, info)
     if (info.subresource === "log") return this.log(response, info)
     if (info.subresource === "scale") return this.scale(request, response, info, dryRun)
@@ -631,6 +673,71 @@ export class ApiServer {
       default:
         throw methodNotAllowed()
     }
+  }
+
+  /** POST `serviceaccounts/{name}/token`: a TokenRequest answered with a bound token for the ServiceAccount. */
+  private async tokenRequest(request: IncomingMessage, response: ServerResponse, info: RequestInfo): Promise<void> {
+    if (info.verb !== "create") throw methodNotAllowed()
+    const tokenType = { group: "authentication.k8s.io", version: "v1", kind: "TokenRequest" }
+    const body = decodeObject(await readJsonBody(request), { ...info.type, ...tokenType }) as KubeObject & { spec?: { audiences?: Array<string>; expirationSeconds?: number; boundObjectRef?: unknown } }
+    const account = this.cluster.get(info.type, info.namespace, info.name)
+    const spec = body.spec ?? {}
+    const expirationSeconds = spec.expirationSeconds ?? 3600
+    if (expirationSeconds < 600) {
+      throw Errors.invalid(tokenType, info.name, [{ field: "spec.expirationSeconds", message: `Invalid value: ${expirationSeconds}: may not specify a duration less than 10 minutes` }])
+    }
+    if (expirationSeconds > 2 ** 32) {
+      throw Errors.invalid(tokenType, info.name, [{ field: "spec.expirationSeconds", message: `Invalid value: ${expirationSeconds}: may not specify a duration larger than 2^32 seconds` }])
+    }
+    const audiences = spec.audiences !== undefined && spec.audiences.length > 0 ? spec.audiences : [Rbac.API_AUDIENCE]
+    const issued = this.serviceAccountTokens.issue(account, expirationSeconds, audiences)
+    json(response, 201, {
+      kind: "TokenRequest",
+      apiVersion: "authentication.k8s.io/v1",
+      metadata: { name: info.name, namespace: info.namespace, creationTimestamp: null },
+      spec: { audiences, expirationSeconds, boundObjectRef: spec.boundObjectRef ?? null },
+      status: issued
+    })
+  }
+
+  /** POST selfsubjectaccessreviews: whether the caller may do what the review's spec describes. */
+  private async selfSubjectAccessReview(request: IncomingMessage, response: ServerResponse, user: Rbac.UserInfo): Promise<void> {
+    const reviewType = { group: "authorization.k8s.io", kind: "SelfSubjectAccessReview" }
+    const registered = this.cluster.registry.find("authorization.k8s.io", "v1", "selfsubjectaccessreviews")!
+    const contentType = (request.headers["content-type"] ?? "").split(";")[0]!.trim()
+    let body: KubeObject
+    if (contentType === "application/vnd.kubernetes.protobuf") {
+      let decoded: KubeObject | undefined
+      try {
+        decoded = Rbac.decodeSelfSubjectAccessReviewProtobuf(await readBytes(request))
+      } catch {
+        decoded = undefined
+      }
+      if (decoded === undefined) throw Errors.badRequest("the body of the request could not be decoded as a protobuf SelfSubjectAccessReview")
+      body = decoded
+    } else body = decodeObject(await readJsonBody(request), registered)
+    const spec = (body["spec"] ?? {}) as {
+      resourceAttributes?: { namespace?: string; verb?: string; group?: string; resource?: string; subresource?: string; name?: string }
+      nonResourceAttributes?: { path?: string; verb?: string }
+    }
+    const resource = spec.resourceAttributes
+    const nonResource = spec.nonResourceAttributes
+    if ((resource === undefined) === (nonResource === undefined)) {
+      throw Errors.invalid(reviewType, "", resource === undefined
+        ? [{ field: "spec.resourceAttributes", message: "Required value: exactly one of nonResourceAttributes or resourceAttributes must be specified", reason: "FieldValueRequired" }]
+        : [{ field: "spec.nonResourceAttributes", message: "Invalid value: \"null\": cannot be specified in combination with resourceAttributes" }])
+    }
+    const attributes: Rbac.Attributes = resource !== undefined
+      ? { user, verb: resource.verb ?? "", resourceRequest: true, group: resource.group ?? "", resource: resource.resource ?? "", subresource: resource.subresource ?? "", namespace: resource.namespace ?? "", name: resource.name ?? "", path: "" }
+      : { user, verb: nonResource?.verb ?? "", resourceRequest: false, group: "", resource: "", subresource: "", namespace: "", name: "", path: nonResource?.path ?? "" }
+    const decision = this.options.rbac === true ? this.authorizer.authorize(attributes) : { allowed: true, reason: "" }
+    json(response, 201, {
+      kind: "SelfSubjectAccessReview",
+      apiVersion: "authorization.k8s.io/v1",
+      metadata: { ...body.metadata, creationTimestamp: null },
+      spec,
+      status: { allowed: decision.allowed, ...(decision.reason === "" ? {} : { reason: decision.reason }) }
+    })
   }
 
   /** A single object, or a Table when kubectl asks for one. */

@@ -16,25 +16,44 @@ const run = (args: ReadonlyArray<string>) => {
   return { child, exited, stdout: () => stdout, stderr: () => stderr }
 }
 
-describe("aicr-sim start", () => {
-  it("prints its kubeconfig path on the first line, serves kubectl, and stops on SIGTERM", async () => {
-    const sim = run(["start"])
-    const firstLine = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no kubeconfig line: ${sim.stderr()}`)), 20_000)
-      sim.child.stdout.on("data", () => {
-        if (sim.stdout().includes("\n")) {
-          clearTimeout(timer)
-          resolve(sim.stdout().split("\n")[0]!)
-        }
-      })
+const firstLineOf = (sim: ReturnType<typeof run>) =>
+  new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no kubeconfig line: ${sim.stderr()}`)), 20_000)
+    sim.child.stdout.on("data", () => {
+      if (sim.stdout().includes("\n")) {
+        clearTimeout(timer)
+        resolve(sim.stdout().split("\n")[0]!)
+      }
     })
+  })
+
+describe("aicr-sim start", () => {
+  it("prints its kubeconfig path on the first line, serves kubectl over https, and stops on SIGTERM", async () => {
+    const sim = run(["start"])
+    const firstLine = await firstLineOf(sim)
     expect(firstLine).toMatch(/\/kubeconfig$/)
-    expect(readFileSync(firstLine, "utf8")).toContain("current-context: \"aicr-sim\"")
+    const kubeconfig = readFileSync(firstLine, "utf8")
+    expect(kubeconfig).toContain("current-context: \"aicr-sim\"")
+    expect(kubeconfig).toMatch(/\n {4}certificate-authority-data: "[A-Za-z0-9+/]+=*"\n {4}server: "https:\/\/127\.0\.0\.1:\d+"\n/)
+    expect(kubeconfig).not.toContain("insecure-skip-tls-verify")
     const namespaces = await kubectl(firstLine, ["get", "namespaces", "-o", "name"])
     expect(namespaces.stdout).toBe("namespace/default\nnamespace/kube-node-lease\nnamespace/kube-public\nnamespace/kube-system\n")
+    expect(sim.stderr()).toMatch(/^aicr-sim: serving https:\/\/127\.0\.0\.1:\d+ \(profile empty\)/)
     sim.child.kill("SIGTERM")
     expect(await sim.exited).toBe(0)
     expect(existsSync(firstLine)).toBe(false)
+  }, 60_000)
+
+  it("serves plain http with --insecure-http", async () => {
+    const sim = run(["start", "--insecure-http"])
+    const firstLine = await firstLineOf(sim)
+    const kubeconfig = readFileSync(firstLine, "utf8")
+    expect(kubeconfig).toMatch(/\n {4}insecure-skip-tls-verify: true\n {4}server: "http:\/\/127\.0\.0\.1:\d+"\n/)
+    expect(kubeconfig).not.toContain("certificate-authority-data")
+    const namespaces = await kubectl(firstLine, ["get", "namespace", "default", "-o", "name"])
+    expect(namespaces.stdout).toBe("namespace/default\n")
+    sim.child.kill("SIGTERM")
+    expect(await sim.exited).toBe(0)
   }, 60_000)
 
   it("refuses an unknown profile and bad usage with exit 2", async () => {
@@ -43,6 +62,6 @@ describe("aicr-sim start", () => {
     expect(unknown.stderr()).toBe("aicr-sim: unknown profile \"nope\" (known: empty)\n")
     const usage = run(["begin"])
     expect(await usage.exited).toBe(2)
-    expect(usage.stderr()).toBe("usage: aicr-sim start [--profile empty] [--port N] [--dir DIR]\n")
+    expect(usage.stderr()).toBe("usage: aicr-sim start [--profile empty] [--port N] [--dir DIR] [--insecure-http]\n")
   })
 })

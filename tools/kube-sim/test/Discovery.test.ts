@@ -178,7 +178,9 @@ describe("legacy discovery", () => {
     expect(list.apiVersion).toBe("v1")
     expect(list.groups.map((group) => group.name)).toEqual([
       "events.k8s.io",
+      "authorization.k8s.io",
       "batch",
+      "rbac.authorization.k8s.io",
       "apiextensions.k8s.io",
       "coordination.k8s.io",
       "discovery.k8s.io",
@@ -186,7 +188,7 @@ describe("legacy discovery", () => {
       "aaa.example.org",
       "example.com"
     ])
-    expect(list.groups[1]).toEqual({
+    expect(list.groups[2]).toEqual({
       name: "batch",
       versions: [{ groupVersion: "batch/v1", version: "v1" }],
       preferredVersion: { groupVersion: "batch/v1", version: "v1" }
@@ -281,9 +283,10 @@ describe("aggregated discovery", () => {
       items: Array<{ metadata: { name?: string }; versions: Array<{ version: string; resources: Array<{ resource: string }> }> }>
     }
     expect(list.items.map((item) => item.metadata.name)).toEqual([
-      "events.k8s.io", "batch", "apiextensions.k8s.io", "coordination.k8s.io", "discovery.k8s.io", "resource.k8s.io", "aaa.example.org", "example.com"
+      "events.k8s.io", "authorization.k8s.io", "batch", "rbac.authorization.k8s.io", "apiextensions.k8s.io", "coordination.k8s.io", "discovery.k8s.io",
+      "resource.k8s.io", "aaa.example.org", "example.com"
     ])
-    expect(list.items[1]).toEqual({
+    expect(list.items[2]).toEqual({
       metadata: { name: "batch" },
       versions: [
         {
@@ -303,7 +306,7 @@ describe("aggregated discovery", () => {
         }
       ]
     })
-    const widgets = list.items[7]
+    const widgets = list.items[9]
     expect(widgets?.versions.map((version) => version.version)).toEqual(["v1", "v1beta1", "v1alpha1"])
     expect(widgets?.versions[0]?.resources[0]).toEqual({
       resource: "widgets",
