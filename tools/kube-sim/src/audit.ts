@@ -1,17 +1,11 @@
 /** The audit log: one record per request the server answered, with Kubernetes audit verbs. */
+import type { RequestTarget } from "./types.ts"
 
 /** One answered request. `verb` is the audit verb (`get`, `list`, `watch`, `create`, `update`, `patch`, `delete`, `deletecollection`). */
-export interface AuditRecord {
+export interface AuditRecord extends RequestTarget {
   /** When the request arrived, RFC 3339 with milliseconds. */
   time: string
   user: string
-  verb: string
-  /** Plural resource, `""` for non-resource URLs (discovery, `/version`). */
-  resource: string
-  group: string
-  subresource?: string
-  namespace?: string
-  name?: string
   /** HTTP status code of the answer. */
   code: number
   method: string

@@ -3,6 +3,7 @@
  * seed and sequence of requests gives the same decisions, and changeable while the server runs.
  */
 import { StatusError, conflict, conflictWith, forbidden, internalError, serviceUnavailable, tooManyRequests } from "./errors.ts"
+import type { RequestTarget } from "./types.ts"
 
 /** Which requests fail and how. Match fields left undefined match any request. */
 export interface FaultRule {
@@ -31,13 +32,7 @@ export interface WatchFault {
 }
 
 /** The request attributes a fault decision looks at. */
-export interface FaultRequest {
-  verb: string
-  resource: string
-  group: string
-  subresource?: string
-  namespace?: string
-  name?: string
+export interface FaultRequest extends RequestTarget {
   /** The authenticated user, for the text of a 403. */
   user?: string
 }

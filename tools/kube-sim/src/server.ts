@@ -14,7 +14,7 @@ import * as Rbac from "./rbac.ts"
 import * as Selectors from "./selectors.ts"
 import type { Change } from "./store.ts"
 import * as Table from "./table.ts"
-import { apiVersionOf, type KubeObject, type ResourceType, typeKey } from "./types.ts"
+import { apiVersionOf, type KubeObject, type RequestTarget, type ResourceType, typeKey } from "./types.ts"
 
 type Failure = { readonly go: string }
 const isFailure = (error: unknown): error is Failure => typeof error === "object" && error !== null && "go" in error
@@ -408,20 +408,16 @@ export class ApiServer {
   handle(request: IncomingMessage, response: ServerResponse): void {
     const started = new Date()
     const url = new URL(request.url ?? "/", "http://sim")
-    const record = { user: "", verb: "", resource: "", group: "", subresource: undefined as string | undefined, namespace: undefined as string | undefined, name: undefined as string | undefined }
+    let user = ""
+    let target: RequestTarget = { verb: (request.method ?? "GET").toLowerCase(), resource: "", group: "" }
     let recorded = false
     const recordAudit = () => {
       if (recorded) return
       recorded = true
       this.audit.record({
         time: started.toISOString(),
-        user: record.user,
-        verb: record.verb,
-        resource: record.resource,
-        group: record.group,
-        ...(record.subresource === undefined ? {} : { subresource: record.subresource }),
-        ...(record.namespace === undefined ? {} : { namespace: record.namespace }),
-        ...(record.name === undefined ? {} : { name: record.name }),
+        user,
+        ...target,
         code: response.statusCode,
         method: request.method ?? "GET",
         path: url.pathname
@@ -446,18 +442,10 @@ export class ApiServer {
     } catch (error) {
       unrouted = error
     }
-    record.verb = info?.verb ?? (request.method ?? "GET").toLowerCase()
-    if (info !== undefined) {
-      record.resource = info.type.resource
-      record.group = info.type.group
-      if (info.subresource !== "") record.subresource = info.subresource
-      if (info.namespace !== "") record.namespace = info.namespace
-      if (info.name !== "") record.name = info.name
-    }
+    if (info !== undefined) target = targetOf(info)
     try {
       const authenticated = this.authenticate(request)
-      const user = authenticated.name
-      record.user = user
+      user = authenticated.name
       if (unrouted !== undefined) throw unrouted
       if (this.options.rbac === true) {
         const attributes = this.attributes(authenticated, request.method ?? "GET", url, info)
@@ -469,7 +457,7 @@ export class ApiServer {
         return
       }
       const routed = info
-      const fault = this.faults.decide({ verb: routed.verb, resource: routed.type.resource, group: routed.type.group, subresource: routed.subresource || undefined, namespace: routed.namespace || undefined, name: routed.name || undefined, user })
+      const fault = this.faults.decide({ ...target, user })
       const latency = this.faults.latencyMs()
       const go = () => {
         if (fault !== undefined) return fail(fault)
@@ -1080,6 +1068,16 @@ export class ApiServer {
     handler(request, response, info.rest === "/" || info.rest === "" ? "/" : info.rest)
   }
 }
+
+/** The audit and fault view of a routed request: its verb and resource, with empty parts left out. */
+const targetOf = (info: RequestInfo): RequestTarget => ({
+  verb: info.verb,
+  resource: info.type.resource,
+  group: info.type.group,
+  ...(info.subresource === "" ? {} : { subresource: info.subresource }),
+  ...(info.namespace === "" ? {} : { namespace: info.namespace }),
+  ...(info.name === "" ? {} : { name: info.name })
+})
 
 const includeObject = (request: IncomingMessage): "None" | "Metadata" | "Object" => {
   const value = new URL(request.url ?? "/", "http://sim").searchParams.get("includeObject")

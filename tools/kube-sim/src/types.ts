@@ -76,3 +76,14 @@ export const apiVersionOf = (type: Pick<ResourceType, "group" | "version">): str
   type.group === "" ? type.version : `${type.group}/${type.version}`
 
 export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR"
+
+/** What a request is about, as the audit log and fault rules see it; empty parts are left out. */
+export interface RequestTarget {
+  verb: string
+  /** Plural resource, `""` for non-resource URLs (discovery, `/version`). */
+  resource: string
+  group: string
+  subresource?: string
+  namespace?: string
+  name?: string
+}
