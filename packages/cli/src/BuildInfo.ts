@@ -58,9 +58,11 @@ export const gitCommit = (from: string): string | undefined => {
   }
 }
 
+/** The version in package.json (no git look-up: every start needs it for `--version`/`--help`). */
+export const version = (): string => (JSON.parse(readFileSync(packageJson, "utf8")) as { version: string }).version
+
 /** Version from package.json; commit from AICR_COMMIT, else from the enclosing git checkout. */
 export const read = (env: NodeJS.ProcessEnv = process.env): BuildInfo => {
-  const { version } = JSON.parse(readFileSync(packageJson, "utf8")) as { version: string }
   const commit = env["AICR_COMMIT"]?.trim() || gitCommit(dirname(fileURLToPath(packageJson)))
-  return { version, commit }
+  return { version: version(), commit }
 }

@@ -99,7 +99,7 @@ process.once("SIGTERM", () => (signal = "SIGTERM"))
 const debug = process.argv.includes("--debug") || process.env["AICR_DEBUG"] === "1"
 const argv = process.argv.slice(2).filter((arg) => arg !== "--debug")
 
-const program = Command.runWith(root, { version: BuildInfo.read().version })(argv).pipe(
+const program = Command.runWith(root, { version: BuildInfo.version() })(argv).pipe(
   Effect.catch(() => Effect.sync(() => void (process.exitCode = ExitCode.InvalidInput))),
   Effect.provide(NodeServices.layer)
 )
