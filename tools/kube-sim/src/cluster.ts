@@ -3,9 +3,13 @@
  * and propagation, garbage collection of dependents, namespace lifecycle and CRDs that register their kinds.
  */
 import { randomUUID } from "node:crypto"
+import * as Apply from "./apply.ts"
+import * as Builtin from "./builtin.ts"
 import * as Errors from "./errors.ts"
 import { BUILTIN, Registry } from "./resources.ts"
+import type { FieldCause, SchemaProps } from "./schema-types.ts"
 import { type Change, Store, type StoreOptions } from "./store.ts"
+import * as Structural from "./structural.ts"
 import { apiVersionOf, type KubeObject, type ResourceType, typeKey } from "./types.ts"
 
 export type PropagationPolicy = "Foreground" | "Background" | "Orphan"
@@ -18,7 +22,15 @@ export interface WriteOptions {
    * the simulator's own controllers) store objects as given.
    */
   readonly request?: boolean | undefined
+  /** What a request does with unknown fields (default `Warn`, as a real server). */
+  readonly fieldValidation?: FieldValidation | undefined
+  /** Where the write appends the texts of the response's `Warning` headers. */
+  readonly warnings?: Array<string> | undefined
+  /** The field manager the write is recorded for in `metadata.managedFields` (operation Update); none: not recorded. */
+  readonly manager?: string | undefined
 }
+
+export type FieldValidation = "Strict" | "Warn" | "Ignore"
 
 /** Options of `Cluster.update`. */
 export interface UpdateOptions extends WriteOptions {
@@ -76,6 +88,21 @@ const isEventsV1 = (type: Pick<ResourceType, "group" | "resource">): boolean => 
 
 /** Where a type's objects are stored: events.k8s.io/v1 Events share the core v1 Event store, as on a real server. */
 export const storeKey = (type: Pick<ResourceType, "group" | "resource">): string => (isEventsV1(type) ? "/events" : typeKey(type))
+
+/** Removes the field at `path` (`spec.template.spec.containers[0].bogus`) from `object`, if it is there. */
+const dropPath = (object: KubeObject, path: string): void => {
+  const steps = path.match(/[^.[\]]+|\[\d+\]/g) ?? []
+  let node: unknown = object
+  for (const [index, step] of steps.entries()) {
+    if (node === null || typeof node !== "object") return
+    const key: string | number = step.startsWith("[") ? Number(step.slice(1, -1)) : step
+    if (index === steps.length - 1) {
+      if (!Array.isArray(node)) delete (node as Record<string, unknown>)[key]
+      return
+    }
+    node = (node as Record<string | number, unknown>)[key]
+  }
+}
 
 /** core/v1 Event field → events.k8s.io/v1 Event field (the other fields have the same names). */
 const EVENT_FIELDS: ReadonlyArray<readonly [string, string]> = [
@@ -237,11 +264,17 @@ export class Cluster {
     delete created.metadata.deletionTimestamp
     delete created.metadata.deletionGracePeriodSeconds
     if (options.request === true) {
+      this.decodeBody(type, created, options)
       this.decodeDefaults(type, created)
       this.prepareForCreate(type, created)
     }
     this.defaults(type, created)
-    const stored = this.stored(type, created)
+    let admitted = created
+    if (options.request === true) {
+      admitted = this.validate(type, created, undefined, options)
+      if (options.manager !== undefined) admitted = this.track(type, undefined, admitted, options.manager, undefined)
+    }
+    const stored = this.stored(type, admitted)
     if (options.dryRun === true) return this.present(type, stored)
     return this.present(type, this.store.create(storeKey(type), stored))
   }
@@ -267,10 +300,16 @@ export class Cluster {
     if ((wanted === undefined || wanted === "") && options.request === true && !this.allowsUnconditionalUpdate(type)) {
       throw Errors.invalid({ group: type.group, kind: type.resource }, name, [{ field: "metadata.resourceVersion", message: "Invalid value: 0x0: must be specified for an update" }])
     }
-    const incoming = structuredClone(this.stored(type, body))
+    const decoded = structuredClone(body)
+    if (options.request === true) this.decodeBody(type, decoded, options)
+    const incoming = this.stored(type, decoded)
     if (options.request === true && options.subresource === undefined) this.decodeDefaults(type, incoming)
-    const next = this.merged(type, current, incoming, options.subresource)
-    if (options.request === true) this.validateUpdate(type, next, current, uid)
+    let next = this.merged(type, current, incoming, options.subresource)
+    if (options.request === true) {
+      this.validateUpdate(type, next, current, uid)
+      next = this.validate(type, next, current, options)
+      if (options.manager !== undefined) next = this.track(type, current, next, options.manager, options.subresource)
+    }
     if (options.dryRun === true) return this.present(type, next)
     if (isEqual({ ...next, metadata: { ...next.metadata, resourceVersion: undefined } }, { ...current, metadata: { ...current.metadata, resourceVersion: undefined } })) {
       return this.present(type, current)
@@ -279,6 +318,79 @@ export class Cluster {
       return this.present(type, this.store.remove(storeKey(type), ns, name)!)
     }
     return this.present(type, this.store.update(storeKey(type), next))
+  }
+
+  /** The `openAPIV3Schema` of a custom resource type's CRD version, if it has one. */
+  schemaOf(type: ResourceType): SchemaProps | undefined {
+    if (type.custom !== true) return undefined
+    const crd = this.store.get(CRD_KEY, "", `${type.resource}.${type.group}`)
+    const versions = (crd?.["spec"] as CrdSpec | undefined)?.versions ?? []
+    return versions.find((version) => version.name === type.version)?.schema?.openAPIV3Schema
+  }
+
+  /** How server-side apply merges and tracks the fields of `type`'s objects. */
+  shapeOf(type: ResourceType): Apply.Shape {
+    const schema = this.schemaOf(type)
+    return schema === undefined ? Apply.builtinShape(type.group, type.kind) : Apply.schemaShape(schema, { statusSubresource: type.subresources.includes("status") })
+  }
+
+  /**
+   * The strict decoding of a request body: a built-in kind's JSON type mismatches are 400, and unknown fields are
+   * dropped, reported as warnings or refused, as `fieldValidation` says (custom resources: see `validate`).
+   */
+  private decodeBody(type: ResourceType, body: KubeObject, options: WriteOptions): void {
+    if (type.custom === true) return
+    const { unknownFields } = Builtin.decodeBuiltin(type, body)
+    this.unknownFields(type, unknownFields, options)
+    for (const path of unknownFields) dropPath(body, path)
+  }
+
+  private unknownFields(type: ResourceType, fields: ReadonlyArray<string>, options: WriteOptions): void {
+    if (fields.length === 0) return
+    const texts = fields.map((field) => `unknown field ${JSON.stringify(field)}`)
+    const mode = options.fieldValidation ?? "Warn"
+    if (mode === "Strict") {
+      throw Errors.badRequest(`${type.kind} in version ${JSON.stringify(type.version)} cannot be handled as a ${type.kind}: strict decoding error: ${texts.join(", ")}`)
+    }
+    if (mode === "Warn") options.warnings?.push(...texts)
+  }
+
+  /**
+   * Schema validation of a request's result: a built-in kind's rules (and, on update, its immutable fields); a
+   * custom resource is pruned, defaulted and validated against its CRD's schema, CEL rules included. 422 on failure.
+   */
+  private validate(type: ResourceType, object: KubeObject, old: KubeObject | undefined, options: WriteOptions): KubeObject {
+    const name = object.metadata.name ?? ""
+    const causes: Array<FieldCause> = []
+    let result = object
+    if (type.custom === true) {
+      const schema = this.schemaOf(type)
+      if (schema !== undefined) {
+        const admitted = Structural.admitCustom(schema, object, old)
+        this.unknownFields(type, admitted.unknownFields, options)
+        result = admitted.object
+        causes.push(...admitted.causes)
+      }
+      causes.push(...Builtin.validateMetadata(object))
+    } else {
+      const view = (stored: KubeObject) => (isEventsV1(type) && stored.apiVersion !== apiVersionOf(type) ? convertEvent(stored, true) : stored)
+      causes.push(...Builtin.validateBuiltin(type, view(object)))
+      if (old !== undefined) causes.push(...Builtin.validateBuiltinUpdate(type, view(object), view(old)))
+    }
+    if (causes.length > 0) throw Errors.invalid(type, name, causes)
+    return result
+  }
+
+  private track(type: ResourceType, old: KubeObject | undefined, next: KubeObject, manager: string, subresource: string | undefined): KubeObject {
+    return Apply.trackUpdate({
+      old,
+      next,
+      manager,
+      shape: this.shapeOf(type),
+      apiVersion: apiVersionOf(type),
+      now: now(),
+      ...(subresource === undefined ? {} : { subresource })
+    })
   }
 
   /** Custom resources and CRDs refuse an update without a resourceVersion (their strategies' AllowUnconditionalUpdate). */
@@ -316,8 +428,10 @@ export class Cluster {
       uid: current.metadata.uid,
       creationTimestamp: current.metadata.creationTimestamp,
       resourceVersion: current.metadata.resourceVersion,
-      generation: current.metadata.generation
+      generation: current.metadata.generation,
+      managedFields: body.metadata?.managedFields ?? current.metadata.managedFields
     }
+    if (next.metadata.managedFields === undefined) delete next.metadata.managedFields
     if (next.metadata.namespace === undefined) delete next.metadata.namespace
     if (current.metadata.deletionTimestamp !== undefined) {
       next.metadata.deletionTimestamp = current.metadata.deletionTimestamp
@@ -755,6 +869,7 @@ export class Cluster {
 
 interface CrdVersion {
   name: string
+  schema?: { openAPIV3Schema?: SchemaProps }
   served?: boolean
   storage?: boolean
   subresources?: { status?: object; scale?: { specReplicasPath: string; statusReplicasPath: string; labelSelectorPath?: string } }

@@ -22,6 +22,7 @@ export type { AuditRecord } from "./audit.ts"
 export type { FaultRule, WatchFault } from "./faults.ts"
 export type { ProxyHandler } from "./server.ts"
 export { StatusError } from "./errors.ts"
+export { BUNDLED_CRD_SETS, type BundledCrdSet, bundledCrds } from "./crds.ts"
 
 export interface SimOptions {
   /** Port on 127.0.0.1 (0, the default, picks a free one). */

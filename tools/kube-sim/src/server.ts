@@ -4,11 +4,14 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { Audit } from "./audit.ts"
-import { type Cluster, type PropagationPolicy, storeKey } from "./cluster.ts"
+import { parse as parseYaml } from "yaml"
+import * as Apply from "./apply.ts"
+import { type Cluster, type FieldValidation, type PropagationPolicy, storeKey } from "./cluster.ts"
 import * as Discovery from "./discovery.ts"
 import * as Errors from "./errors.ts"
 import { Faults } from "./faults.ts"
 import { Logs, shape } from "./logs.ts"
+import * as OpenApi from "./openapi.ts"
 import * as Patch from "./patch.ts"
 import * as Rbac from "./rbac.ts"
 import * as Selectors from "./selectors.ts"
@@ -271,7 +274,7 @@ interface RequestInfo {
   readonly query: URLSearchParams
 }
 
-const json = (response: ServerResponse, code: number, body: unknown, contentType = "application/json", headers: Record<string, string> = {}) => {
+const json = (response: ServerResponse, code: number, body: unknown, contentType = "application/json", headers: Record<string, string | Array<string>> = {}) => {
   const text = JSON.stringify(body)
   response.writeHead(code, { "Content-Type": contentType, "Content-Length": Buffer.byteLength(text), ...headers })
   response.end(text)
@@ -364,6 +367,42 @@ const deleteOptions = (query: URLSearchParams, text: string) => {
   return { propagationPolicy: policy, preconditions: body.preconditions, dryRun: (body.dryRun ?? []).includes("All") }
 }
 
+/** What a create, update or patch request asks of the write: its query options, validated as a real server does. */
+interface WriteParams {
+  readonly fieldValidation: FieldValidation
+  readonly manager: string
+  readonly force: boolean
+  readonly warnings: Array<string>
+}
+
+/**
+ * `CreateOptions`/`UpdateOptions`/`PatchOptions` from the query (`ValidatePatchOptions` and friends): an unknown
+ * `fieldValidation`, an apply without `fieldManager`, a manager over 128 bytes or `force` on a non-apply patch is
+ * `422 <Kind>Options.meta.k8s.io "" is invalid`. Without `fieldManager` the manager is named after the User-Agent.
+ */
+const writeParams = (query: URLSearchParams, userAgent: string | undefined, kind: "CreateOptions" | "UpdateOptions" | "PatchOptions", apply = false): WriteParams => {
+  const causes: Array<{ field: string; message: string; reason: string }> = []
+  const fieldValidation = query.get("fieldValidation") ?? ""
+  if (fieldValidation !== "" && !["Ignore", "Warn", "Strict"].includes(fieldValidation)) {
+    causes.push({ field: "fieldValidation", message: `Unsupported value: ${JSON.stringify(fieldValidation)}: supported values: "Ignore", "Warn", "Strict"`, reason: "FieldValueNotSupported" })
+  }
+  const given = query.get("fieldManager") ?? ""
+  if (apply && given === "") causes.push({ field: "fieldManager", message: "Required value: is required for apply patch", reason: "FieldValueRequired" })
+  if (Buffer.byteLength(given) > 128) causes.push({ field: "fieldManager", message: "Too long: may not be more than 128 bytes", reason: "FieldValueTooLong" })
+  const force = query.get("force")
+  if (kind === "PatchOptions" && !apply && force !== null) causes.push({ field: "force", message: "Forbidden: may not be specified for non-apply patch", reason: "FieldValueForbidden" })
+  if (causes.length > 0) throw Errors.invalid({ group: "meta.k8s.io", kind }, "", causes)
+  return {
+    fieldValidation: (fieldValidation === "" ? "Warn" : fieldValidation) as FieldValidation,
+    manager: given === "" ? Apply.defaultManager(userAgent) : given,
+    force: force === "true",
+    warnings: []
+  }
+}
+
+/** The `Warning` response headers (RFC 7234 `299 - "text"`, as the API server writes them). */
+const warningHeaders = (warnings: ReadonlyArray<string>): Record<string, Array<string>> =>
+  warnings.length === 0 ? {} : { Warning: [...new Set(warnings)].map((text) => `299 - ${JSON.stringify(text)}`) }
 
 export class ApiServer {
   readonly audit = new Audit()
@@ -587,6 +626,21 @@ export class ApiServer {
       if (Discovery.wantsAggregated(accept)) return json(response, 200, Discovery.aggregatedDiscovery(registry, "apis"), Discovery.AGGREGATED_CONTENT_TYPE)
       return json(response, 200, Discovery.apiGroupList(registry))
     }
+    if (path === "/openapi/v3") return json(response, 200, OpenApi.rootDocument(registry, (group, version) => this.openApiDocument(group, version)))
+    if (path.startsWith("/openapi/v3/")) {
+      const gv = path.slice("/openapi/v3/".length).split("/")
+      const [group, version] = gv[0] === "api" && gv.length === 2 ? ["", gv[1]!] : gv[0] === "apis" && gv.length === 3 ? [gv[1]!, gv[2]!] : ["", ""]
+      const document = version === "" ? undefined : this.openApiDocument(group, version)
+      if (document !== undefined) {
+        const etag = `"${OpenApi.documentHash(document)}"`
+        if (request.headers["if-none-match"] === etag) {
+          response.writeHead(304, { Etag: etag })
+          response.end()
+          return
+        }
+        return json(response, 200, document, "application/json", { Etag: etag, "Cache-Control": url.searchParams.has("hash") ? "public, immutable" : "no-cache, private" })
+      }
+    }
     const parts = path.split("/").filter((part) => part !== "")
     if (parts[0] === "api" && parts.length === 2) {
       const list = Discovery.apiResourceList(registry, "", parts[1]!)
@@ -601,6 +655,10 @@ export class ApiServer {
       if (list !== undefined) return json(response, 200, list)
     }
     throw Errors.notFoundPath()
+  }
+
+  private openApiDocument(group: string, version: string): object | undefined {
+    return OpenApi.groupVersionDocument(this.cluster.registry, group, version, (type) => this.cluster.schemaOf(type))
   }
 
   // -------------------------------------------------------------------------------------------------------------
@@ -622,17 +680,25 @@ export class ApiServer {
       case "watch":
         return this.watch(request, response, info)
       case "create": {
+        const params = writeParams(query, request.headers["user-agent"], "CreateOptions")
         const body = decodeObject(await readJsonBody(request), type)
-        return json(response, 201, this.cluster.create(type, namespace, body, { dryRun, request: true }))
+        const created = this.cluster.create(type, namespace, body, { dryRun, request: true, ...params })
+        return json(response, 201, created, "application/json", warningHeaders(params.warnings))
       }
       case "update": {
+        const params = writeParams(query, request.headers["user-agent"], "UpdateOptions")
         const body = decodeObject(await readJsonBody(request), type)
         const subresource = info.subresource === "" ? undefined : info.subresource
         if (subresource === "finalize") return json(response, 200, this.finalize(type, name, body, dryRun))
-        return json(response, 200, this.cluster.update(type, namespace, name, body, { subresource, dryRun, request: true, replace: true }))
+        const updated = this.cluster.update(type, namespace, name, body, { subresource, dryRun, request: true, replace: true, ...params })
+        return json(response, 200, updated, "application/json", warningHeaders(params.warnings))
       }
-      case "patch":
-        return json(response, 200, this.patch(request, info, await readBody(request), dryRun))
+      case "patch": {
+        const contentType = (request.headers["content-type"] ?? "").split(";")[0]!.trim()
+        const params = writeParams(query, request.headers["user-agent"], "PatchOptions", contentType === "application/apply-patch+yaml")
+        const [code, object] = this.patch(request, info, await readBody(request), dryRun, params)
+        return json(response, code, object, "application/json", warningHeaders(params.warnings))
+      }
       case "delete": {
         const options = deleteOptions(query, await readBody(request))
         const result = this.cluster.delete(type, namespace, name, { ...options, dryRun: dryRun || options.dryRun })
@@ -820,12 +886,12 @@ export class ApiServer {
     return { items, metadata }
   }
 
-  private patch(request: IncomingMessage, info: RequestInfo, text: string, dryRun: boolean): KubeObject {
+  private patch(request: IncomingMessage, info: RequestInfo, text: string, dryRun: boolean, params: WriteParams): [number, KubeObject] {
     const { type, namespace, name } = info
     const contentType = (request.headers["content-type"] ?? "").split(";")[0]!.trim()
     const accepted = type.custom === true ? CUSTOM_PATCH_TYPES : BUILTIN_PATCH_TYPES
-    if (contentType === "application/apply-patch+yaml") throw Errors.unsupportedMediaType(contentType)
     if (!accepted.includes(contentType)) throw unsupportedPatch(type)
+    if (contentType === "application/apply-patch+yaml") return this.apply(info, text, dryRun, params)
     const current = this.cluster.get(type, namespace, name)
     const document = decodePatch(text)
     let patched: unknown
@@ -842,7 +908,55 @@ export class ApiServer {
     const object = patched as KubeObject
     const wanted = (document as { metadata?: { resourceVersion?: string } } | null)?.metadata?.resourceVersion
     if (wanted === undefined && object.metadata !== undefined) object.metadata.resourceVersion = current.metadata.resourceVersion
-    return this.cluster.update(type, namespace, name, object, { subresource: info.subresource === "" ? undefined : info.subresource, dryRun, request: true })
+    return [200, this.cluster.update(type, namespace, name, object, { subresource: info.subresource === "" ? undefined : info.subresource, dryRun, request: true, ...params })]
+  }
+
+  /**
+   * Server-side apply: the configuration (YAML or JSON) is merged into the live object (or creates it, 201) by the
+   * apply engine, which records the manager's fields and refuses conflicts with other managers unless `force`; the
+   * result then takes the same admission as any write.
+   */
+  private apply(info: RequestInfo, text: string, dryRun: boolean, params: WriteParams): [number, KubeObject] {
+    const { type, namespace, name } = info
+    let config: unknown
+    try {
+      config = parseYaml(text, { version: "1.2", uniqueKeys: true })
+    } catch (error) {
+      throw Errors.badRequest(`error decoding YAML: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`)
+    }
+    if (config === null || typeof config !== "object" || Array.isArray(config)) throw Errors.badRequest("error decoding YAML: the apply configuration must be an object")
+    const object = config as KubeObject
+    const metadata = object.metadata ?? {}
+    if (typeof object.apiVersion !== "string" || object.apiVersion === "" || typeof object.kind !== "string" || object.kind === "") {
+      throw Errors.badRequest("invalid object: the apply configuration must set apiVersion and kind")
+    }
+    if (object.apiVersion !== apiVersionOf(type) || object.kind !== type.kind) {
+      throw Errors.badRequest(`the API version in the data (${object.apiVersion}) and kind (${object.kind}) do not match the expected ${apiVersionOf(type)} ${type.kind}`)
+    }
+    if (metadata.name !== undefined && metadata.name !== name) throw Errors.badRequest(`the name of the object (${String(metadata.name)}) does not match the name on the URL (${name})`)
+    if (metadata.managedFields !== undefined) throw Errors.badRequest("metadata.managedFields must be nil")
+    let live: KubeObject | undefined
+    try {
+      live = this.cluster.get(type, namespace, name)
+    } catch (error) {
+      if (!(error instanceof Errors.StatusError && error.code === 404)) throw error
+    }
+    const subresource = info.subresource === "" ? undefined : info.subresource
+    if (live === undefined && subresource !== undefined) throw Errors.notFound(type, name)
+    const merged = Apply.serverSideApply({
+      live,
+      config: { ...object, metadata: { ...metadata, name, ...(type.namespaced ? { namespace } : {}) } },
+      manager: params.manager,
+      force: params.force,
+      shape: this.cluster.shapeOf(type),
+      apiVersion: apiVersionOf(type),
+      now: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"),
+      ...(subresource === undefined ? {} : { subresource })
+    })
+    const options = { dryRun, request: true, fieldValidation: params.fieldValidation, warnings: params.warnings }
+    if (live === undefined) return [201, this.cluster.create(type, namespace, merged, options)]
+    merged.metadata.resourceVersion = live.metadata.resourceVersion
+    return [200, this.cluster.update(type, namespace, name, merged, { ...options, subresource })]
   }
 
   private finalize(type: ResourceType, name: string, body: KubeObject, dryRun: boolean): KubeObject {

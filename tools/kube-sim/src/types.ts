@@ -23,7 +23,20 @@ export interface ObjectMeta {
   annotations?: Record<string, string>
   finalizers?: Array<string>
   ownerReferences?: Array<OwnerReference>
+  managedFields?: Array<ManagedFieldsEntry>
   [key: string]: unknown
+}
+
+/** One entry of `metadata.managedFields`: the fields a manager owns, in the FieldsV1 encoding. */
+export interface ManagedFieldsEntry {
+  manager: string
+  operation: "Apply" | "Update"
+  apiVersion: string
+  /** Absent when the manager's fields were recorded without changing the object. */
+  time?: string
+  fieldsType: "FieldsV1"
+  fieldsV1: Record<string, unknown>
+  subresource?: string
 }
 
 /** A stored object, as JSON. */

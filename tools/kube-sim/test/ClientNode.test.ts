@@ -213,7 +213,7 @@ describe("KubernetesObjectApi and custom resources", () => {
         group: "example.com",
         scope: "Namespaced",
         names: { plural: "widgets", singular: "widget", kind: "Widget", listKind: "WidgetList", shortNames: ["wd"] },
-        versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } }, subresources: { status: {} } }]
+        versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: { type: "object", x_kubernetes_preserve_unknown_fields: true } }, subresources: { status: {} } }]
       }
     } as k8s.KubernetesObject)
     await eventually(async () => {

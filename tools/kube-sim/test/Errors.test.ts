@@ -14,7 +14,7 @@ beforeAll(async () => {
       group: "example.com",
       scope: "Namespaced",
       names: { plural: "widgets", singular: "widget", kind: "Widget" },
-      versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } } }]
+      versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: { type: "object", x_kubernetes_preserve_unknown_fields: true } } }]
     }
   })
   await eventually(async () => ((await fetch(`${h.sim.url}/apis/example.com/v1`, { headers: auth() })).status === 200 ? true : undefined))

@@ -45,7 +45,7 @@ const installCrd = async (name: string, scope: "Cluster" | "Namespaced", names: 
       group: "example.com",
       scope,
       names,
-      versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } }, subresources }]
+      versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: { type: "object", x_kubernetes_preserve_unknown_fields: true } }, subresources }]
     }
   } as k8s.KubernetesObject)
   await eventually(async () => {
@@ -83,24 +83,27 @@ interface KindCase {
   readonly orphans?: boolean
 }
 
-const core = (kind: string, resource: string, namespaced: boolean, rest: Record<string, unknown> = {}): KindCase => ({
+type Rest = Record<string, unknown> | ((namespace: string | undefined) => Record<string, unknown>)
+const restOf = (rest: Rest, namespace: string | undefined) => (typeof rest === "function" ? rest(namespace) : rest)
+
+const core = (kind: string, resource: string, namespaced: boolean, rest: Rest = {}): KindCase => ({
   label: `v1 ${kind}`,
   apiVersion: "v1",
   kind,
   namespaced,
   collection: (namespace) => (namespaced ? `/api/v1/namespaces/${namespace}/${resource}` : `/api/v1/${resource}`),
   notFound: (name) => `${resource} "${name}" not found`,
-  make: (name, namespace) => ({ apiVersion: "v1", kind, metadata: { name, ...(namespace === undefined ? {} : { namespace }) }, ...rest })
+  make: (name, namespace) => ({ apiVersion: "v1", kind, metadata: { name, ...(namespace === undefined ? {} : { namespace }) }, ...restOf(rest, namespace) })
 })
 
-const grouped = (group: string, kind: string, resource: string, namespaced: boolean, rest: Record<string, unknown> = {}): KindCase => ({
+const grouped = (group: string, kind: string, resource: string, namespaced: boolean, rest: Rest = {}): KindCase => ({
   label: `${group}/v1 ${kind}`,
   apiVersion: `${group}/v1`,
   kind,
   namespaced,
   collection: (namespace) => (namespaced ? `/apis/${group}/v1/namespaces/${namespace}/${resource}` : `/apis/${group}/v1/${resource}`),
   notFound: (name) => `${resource}.${group} "${name}" not found`,
-  make: (name, namespace) => ({ apiVersion: `${group}/v1`, kind, metadata: { name, ...(namespace === undefined ? {} : { namespace }) }, ...rest })
+  make: (name, namespace) => ({ apiVersion: `${group}/v1`, kind, metadata: { name, ...(namespace === undefined ? {} : { namespace }) }, ...restOf(rest, namespace) })
 })
 
 const KINDS: ReadonlyArray<KindCase> = [
@@ -111,8 +114,8 @@ const KINDS: ReadonlyArray<KindCase> = [
   core("ConfigMap", "configmaps", true, { data: { key: "value" } }),
   core("Secret", "secrets", true, { data: { key: "dmFsdWU=" } }),
   core("ServiceAccount", "serviceaccounts", true),
-  core("Event", "events", true, { involvedObject: { kind: "Pod", name: "p" }, reason: "Started", message: "started", type: "Normal" }),
-  grouped("events.k8s.io", "Event", "events", true, { eventTime: "2025-01-01T00:00:00.000000Z", regarding: { kind: "Pod", name: "p" }, reason: "Started", note: "started", type: "Normal", action: "Start", reportingController: "kubelet", reportingInstance: "node-1" }),
+  core("Event", "events", true, (namespace) => ({ involvedObject: { kind: "Pod", name: "p", namespace }, reason: "Started", message: "started", type: "Normal" })),
+  grouped("events.k8s.io", "Event", "events", true, (namespace) => ({ eventTime: "2025-01-01T00:00:00.000000Z", regarding: { kind: "Pod", name: "p", namespace }, reason: "Started", note: "started", type: "Normal", action: "Start", reportingController: "kubelet", reportingInstance: "node-1" })),
   { ...grouped("batch", "Job", "jobs", true, { spec: { template: { spec: { restartPolicy: "Never", containers: [{ name: "main", image: "busybox:1.37" }] } } } }), orphans: true },
   grouped("coordination.k8s.io", "Lease", "leases", true, { spec: { holderIdentity: "a", leaseDurationSeconds: 15 } }),
   grouped("resource.k8s.io", "DeviceClass", "deviceclasses", false, { spec: { selectors: [{ cel: { expression: "device.driver == 'gpu.nvidia.com'" } }] } }),
@@ -333,7 +336,7 @@ describe("events", () => {
         reportingInstance: "node-1"
       }
     })
-    const eventTime = new Date("2025-03-01T12:00:00.000Z")
+    const eventTime = new k8s.V1MicroTime("2025-03-01T12:00:00.000Z")
     await events.createNamespacedEvent({
       namespace,
       body: {
@@ -368,7 +371,7 @@ describe("events", () => {
       reportingComponent: "default-scheduler",
       action: "Scheduling"
     })
-    expect(new Date(asCore.eventTime!).toISOString()).toBe(eventTime.toISOString())
+    expect(new Date(asCore.eventTime!).getTime()).toBe(eventTime.getTime())
     expect(names((await h.core.listNamespacedEvent({ namespace })).items)).toEqual(["pod-a.1", "pod-b.1"])
     expect(names((await events.listNamespacedEvent({ namespace })).items)).toEqual(["pod-a.1", "pod-b.1"])
     expect(names((await h.core.listNamespacedEvent({ namespace, fieldSelector: "involvedObject.name=pod-b" })).items)).toEqual(["pod-b.1"])
@@ -382,7 +385,7 @@ describe("events", () => {
       `/apis/events.k8s.io/v1/namespaces/${namespace}/events`,
       { resourceVersion: list.metadata!.resourceVersion!, fieldSelector: "regarding.name=pod-c" },
       async () => {
-        await h.core.createNamespacedEvent({ namespace, body: { metadata: { name: "pod-c.1" }, involvedObject: { kind: "Pod", name: "pod-c" }, reason: "Killing", message: "Stopping container" } })
+        await h.core.createNamespacedEvent({ namespace, body: { metadata: { name: "pod-c.1" }, involvedObject: { kind: "Pod", name: "pod-c", namespace }, reason: "Killing", message: "Stopping container" } })
         await events.deleteNamespacedEvent({ name: "pod-c.1", namespace })
       },
       (all) => all.some(([type]) => type === "DELETED")

@@ -10,8 +10,8 @@ const ok = async (...args: Array<string>) => {
   if (result.status !== 0) throw new Error(`kubectl ${args.join(" ")} exited ${result.status}: ${result.stderr}`)
   return result.stdout
 }
-/** Applies a manifest with `kubectl create -f` (client-side schema validation needs /openapi, which part 2 adds). */
-const create = (yaml: string) => ok("create", "--validate=false", "-f", manifest("object.yaml", yaml))
+/** Creates a manifest with `kubectl create -f` (validated by the server: kubectl sends `fieldValidation=Strict`). */
+const create = (yaml: string) => ok("create", "-f", manifest("object.yaml", yaml))
 
 beforeAll(async () => {
   kubectlPath()
