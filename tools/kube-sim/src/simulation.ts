@@ -1,0 +1,87 @@
+/**
+ * Builds the `World` the controllers share and runs them: one seeded random stream per purpose, the scaled clock,
+ * controller faults, and Events written as the named component.
+ */
+import type { Cluster } from "./cluster.ts"
+import type { Logs } from "./logs.ts"
+import type { ProxyHandler } from "./server.ts"
+import type { KubeObject } from "./types.ts"
+import { type Controller, type ControllerFaults, type Profile, Random, scaledClock, type World } from "./world.ts"
+
+export interface WorldOptions {
+  readonly cluster: Cluster
+  readonly profile: Profile
+  readonly logs: Logs
+  readonly registerProxy: (namespace: string, service: string, port: string | number | undefined, handler: ProxyHandler) => () => void
+}
+
+const now = (): string => new Date().toISOString().replace(/\.\d{3}Z$/, "Z")
+
+export const emptyFaults = (): ControllerFaults => ({
+  paused: new Set(),
+  delayMs: new Map(),
+  stuckFinalizers: new Map(),
+  neverReady: new Set(),
+  neverWarm: new Set()
+})
+
+export const createWorld = (options: WorldOptions): World => {
+  const root = new Random(options.profile.seed)
+  const streams = new Map<string, Random>()
+  const eventRandom = root.fork("events")
+  const eventType = options.cluster.registry.find("", "v1", "events")!
+  return {
+    cluster: options.cluster,
+    profile: options.profile,
+    clock: scaledClock(options.profile.timeScale),
+    logs: options.logs,
+    faults: emptyFaults(),
+    random: (label) => {
+      let stream = streams.get(label)
+      if (stream === undefined) {
+        stream = root.fork(label)
+        streams.set(label, stream)
+      }
+      return stream
+    },
+    registerProxy: options.registerProxy,
+    event: (object: KubeObject, type, reason, message, component) => {
+      const namespace = object.metadata.namespace ?? "default"
+      const time = now()
+      try {
+        options.cluster.create(eventType, namespace, {
+          apiVersion: "v1",
+          kind: "Event",
+          metadata: { name: `${object.metadata.name}.${eventRandom.suffix(16)}`, namespace },
+          involvedObject: {
+            apiVersion: object.apiVersion,
+            kind: object.kind,
+            name: object.metadata.name,
+            namespace: object.metadata.namespace,
+            uid: object.metadata.uid,
+            resourceVersion: object.metadata.resourceVersion
+          },
+          reason,
+          message,
+          type,
+          source: { component },
+          firstTimestamp: time,
+          lastTimestamp: time,
+          count: 1,
+          reportingComponent: component,
+          reportingInstance: component
+        })
+      } catch {
+        // The namespace may be terminating; an Event that cannot be written is dropped, as a real recorder does.
+      }
+    }
+  }
+}
+
+/** Starts `controllers` on `world`; the returned function stops them in reverse order. */
+export const runControllers = (world: World, controllers: ReadonlyArray<Controller>): (() => void) => {
+  for (const controller of controllers) controller.start(world)
+  return () => {
+    for (const controller of [...controllers].reverse()) controller.stop()
+  }
+}
