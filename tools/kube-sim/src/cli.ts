@@ -1,20 +1,36 @@
 import { parseArgs } from "node:util"
-import { startSim } from "./index.ts"
+import { type ExecImageOptions, PROFILE_NAMES, ProfileError, type ProfileOptions, parseExecImage, startSim } from "./index.ts"
 
-const PROFILES = ["empty"]
-const usage = "usage: aicr-sim start [--profile empty] [--port N] [--dir DIR] [--insecure-http]"
+const usage = `usage: aicr-sim start [--profile empty|${PROFILE_NAMES.join("|")}|FILE] [--nodes N] [--seed N] [--time-scale X]
+                      [--exec-image IMAGE=COMMAND]... [--port N] [--dir DIR] [--insecure-http]`
+
+const fail = (message: string): void => {
+  process.stderr.write(`aicr-sim: ${message}\n`)
+  process.exitCode = 2
+}
 
 const main = async (): Promise<void> => {
-  const { positionals, values } = parseArgs({
-    allowPositionals: true,
-    options: {
-      profile: { type: "string", default: "empty" },
-      port: { type: "string" },
-      dir: { type: "string" },
-      "insecure-http": { type: "boolean" },
-      help: { type: "boolean" }
-    }
-  })
+  let parsed
+  try {
+    parsed = parseArgs({
+      allowPositionals: true,
+      options: {
+        profile: { type: "string", default: "empty" },
+        nodes: { type: "string" },
+        seed: { type: "string" },
+        "time-scale": { type: "string" },
+        "exec-image": { type: "string", multiple: true },
+        port: { type: "string" },
+        dir: { type: "string" },
+        "insecure-http": { type: "boolean" },
+        help: { type: "boolean" }
+      }
+    })
+  } catch (error) {
+    fail(`${error instanceof Error ? error.message : String(error)}\n${usage}`)
+    return
+  }
+  const { positionals, values } = parsed
   if (values.help === true) {
     process.stdout.write(`${usage}\n`)
     return
@@ -24,20 +40,44 @@ const main = async (): Promise<void> => {
     process.exitCode = 2
     return
   }
-  if (!PROFILES.includes(values.profile)) {
-    process.stderr.write(`aicr-sim: unknown profile "${values.profile}" (known: ${PROFILES.join(", ")})\n`)
-    process.exitCode = 2
-    return
-  }
   const port = values.port === undefined ? 0 : Number(values.port)
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    process.stderr.write(`aicr-sim: --port must be a port number (got "${values.port}")\n`)
-    process.exitCode = 2
-    return
+  if (!Number.isInteger(port) || port < 0 || port > 65535) return fail(`--port must be a port number (got "${values.port}")`)
+  const profileOptions: { -readonly [K in keyof ProfileOptions]: ProfileOptions[K] } = {}
+  if (values.nodes !== undefined) {
+    const nodes = Number(values.nodes)
+    if (!Number.isInteger(nodes) || nodes < 0) return fail(`--nodes must be a whole number of GPU nodes (got "${values.nodes}")`)
+    profileOptions.nodes = nodes
   }
-  const sim = await startSim({ port, dir: values.dir, tls: values["insecure-http"] !== true })
+  if (values.seed !== undefined) {
+    const seed = Number(values.seed)
+    if (!Number.isInteger(seed)) return fail(`--seed must be an integer (got "${values.seed}")`)
+    profileOptions.seed = seed
+  }
+  if (values["time-scale"] !== undefined) {
+    const scale = Number(values["time-scale"])
+    if (!(scale > 0)) return fail(`--time-scale must be a positive number (got "${values["time-scale"]}")`)
+    profileOptions.timeScale = scale
+  }
+  const execImages: Array<Pick<ExecImageOptions, "image" | "command">> = []
+  for (const flag of values["exec-image"] ?? []) {
+    const mapping = parseExecImage(flag)
+    if (mapping === undefined) return fail(`--exec-image must be IMAGE=COMMAND (got "${flag}")`)
+    execImages.push(mapping)
+  }
+  const profile = values.profile === "empty" ? undefined : values.profile
+  if (profile === undefined && (Object.keys(profileOptions).length > 0 || execImages.length > 0)) {
+    return fail("--nodes, --seed, --time-scale and --exec-image need a cluster profile (--profile h100-eks, h100-gke, dev or a file)")
+  }
+  let sim
+  try {
+    sim = await startSim({ port, dir: values.dir, tls: values["insecure-http"] !== true, profile, profileOptions, execImages })
+  } catch (error) {
+    if (error instanceof ProfileError) return fail(error.message)
+    throw error
+  }
   process.stdout.write(`${sim.kubeconfigPath}\n`)
-  process.stderr.write(`aicr-sim: serving ${sim.url} (profile ${values.profile}); export KUBECONFIG=${sim.kubeconfigPath}\n`)
+  const described = sim.profile === undefined ? "empty" : `${sim.profile.name}, seed ${sim.profile.seed}, time scale ${sim.profile.timeScale}`
+  process.stderr.write(`aicr-sim: serving ${sim.url} (profile ${described}); export KUBECONFIG=${sim.kubeconfigPath}\n`)
   const stop = () => {
     void sim.stop().then(() => process.exit(0))
   }

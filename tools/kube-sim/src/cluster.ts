@@ -315,7 +315,7 @@ export class Cluster {
       return this.present(type, current)
     }
     if (next.metadata.deletionTimestamp !== undefined && (next.metadata.finalizers ?? []).length === 0 && !this.pendingNamespace(type, next)) {
-      return this.present(type, this.store.remove(storeKey(type), ns, name)!)
+      return this.present(type, this.store.remove(storeKey(type), ns, name, next)!)
     }
     return this.present(type, this.store.update(storeKey(type), next))
   }
@@ -762,7 +762,10 @@ export class Cluster {
         dependents.set(owner.uid, list)
       }
     }
-    for (const { key, object } of everything) {
+    for (const entry of everything) {
+      const key = entry.key
+      const object = this.store.get(key, entry.object.metadata.namespace ?? "", entry.object.metadata.name!)
+      if (object === undefined || object.metadata.uid !== entry.object.metadata.uid) continue
       const uid = object.metadata.uid!
       const finalizers = object.metadata.finalizers ?? []
       const deleting = object.metadata.deletionTimestamp !== undefined

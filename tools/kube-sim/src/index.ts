@@ -12,9 +12,20 @@ import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Cluster } from "./cluster.ts"
+import { ResourceClaimController } from "./dra.ts"
+import { DynamoOperator } from "./dynamo-operator.ts"
+import { JobController } from "./job-controller.ts"
+import { Kubelet } from "./kubelet.ts"
 import { kubeconfigYaml } from "./kubeconfig.ts"
+import { createProfileObjects, loadProfile } from "./profile.ts"
+import { Scheduler } from "./scheduler.ts"
+import { ServiceAccountController } from "./serviceaccount-controller.ts"
 import { ApiServer, type ProxyHandler } from "./server.ts"
+import { createWorld, runControllers } from "./simulation.ts"
+import { TrainerOperator } from "./trainer-operator.ts"
 import type { KubeObject } from "./types.ts"
+import { defaultWorkloads, type ExecImageOptions } from "./workloads/index.ts"
+import type { Controller, Profile, ProfileOptions, World } from "./world.ts"
 
 export type { Change } from "./store.ts"
 export type { KubeObject, ResourceType } from "./types.ts"
@@ -23,6 +34,9 @@ export type { FaultRule, WatchFault } from "./faults.ts"
 export type { ProxyHandler } from "./server.ts"
 export { StatusError } from "./errors.ts"
 export { BUNDLED_CRD_SETS, type BundledCrdSet, bundledCrds } from "./crds.ts"
+export { loadProfile, PROFILE_NAMES, ProfileError, profileObjects } from "./profile.ts"
+export { parseExecImage, type ExecImageOptions } from "./workloads/index.ts"
+export type { Component, ControllerFaults, GpuUse, Profile, ProfileOptions, World } from "./world.ts"
 
 export interface SimOptions {
   /** Port on 127.0.0.1 (0, the default, picks a free one). */
@@ -44,6 +58,16 @@ export interface SimOptions {
   readonly tls?: boolean | undefined
   /** Authorize requests with RBAC against the stored roles and bindings (default: everything is allowed). */
   readonly rbac?: boolean | undefined
+  /**
+   * Build a GPU cluster from a profile — `h100-eks`, `h100-gke`, `dev`, a YAML file path or a loaded `Profile` — and
+   * run its scheduler, DRA allocator, kubelet with workload emulators, Job controller and installed operators.
+   * Without one the server is an empty API server with no controllers beyond garbage collection.
+   */
+  readonly profile?: string | Profile | undefined
+  /** Changes to the profile: GPU node count, components, GPUs in use, degraded nodes, time scale, seed, replay files. */
+  readonly profileOptions?: ProfileOptions | undefined
+  /** Images played by local commands, matched before the emulators (the in-cluster runner's validator image). */
+  readonly execImages?: ReadonlyArray<Pick<ExecImageOptions, "image" | "command" | "env" | "cwd">> | undefined
 }
 
 export interface Sim {
@@ -62,6 +86,9 @@ export interface Sim {
   readonly registerProxy: (namespace: string, service: string, port: string | number | undefined, handler: ProxyHandler) => () => void
   /** Creates objects directly (no HTTP), for test set-up. */
   readonly seed: (objects: ReadonlyArray<KubeObject>) => void
+  /** The profile the cluster was built from, with its controllers' World (faults, random streams), if any. */
+  readonly profile: Profile | undefined
+  readonly world: World | undefined
   readonly stop: () => Promise<void>
 }
 
@@ -84,6 +111,8 @@ export const startSim = async (options: SimOptions = {}): Promise<Sim> => {
   })
   const namespaceType = cluster.registry.find("", "v1", "namespaces")!
   for (const name of SYSTEM_NAMESPACES) cluster.create(namespaceType, "", { apiVersion: "v1", kind: "Namespace", metadata: { name } })
+  const profile = options.profile === undefined ? undefined : typeof options.profile === "string" ? loadProfile(options.profile, options.profileOptions) : options.profile
+  if (profile !== undefined) createProfileObjects(cluster, profile)
 
   const server: Server =
     tls === undefined
@@ -105,12 +134,41 @@ export const startSim = async (options: SimOptions = {}): Promise<Sim> => {
   const kubeconfigPath = join(dir, "kubeconfig")
   writeFileSync(kubeconfigPath, kubeconfig, { mode: 0o600 })
 
+  let world: World | undefined
+  let stopControllers = () => {}
+  if (profile !== undefined) {
+    world = createWorld({ cluster, profile, logs: api.logs, registerProxy: (namespace, service, port, handler) => api.registerProxy(namespace, service, port, handler) })
+    const serviceAccountType = cluster.registry.find("", "v1", "serviceaccounts")!
+    const execImages: Array<ExecImageOptions> = (options.execImages ?? []).map((mapping) => ({
+      ...mapping,
+      apiServerUrl: url,
+      serviceAccount: (run) => {
+        const namespace = run.pod.metadata.namespace ?? "default"
+        const name = String((run.pod["spec"] as { serviceAccountName?: string } | undefined)?.serviceAccountName ?? "default")
+        const account = cluster.get(serviceAccountType, namespace, name)
+        return { token: api.serviceAccountTokens.issue(account, 3600, ["https://kubernetes.default.svc"]).token, namespace, ...(tls === undefined ? {} : { caCrt: tls.caPem }) }
+      }
+    }))
+    const controllers: Array<Controller> = [
+      new ServiceAccountController(),
+      new ResourceClaimController(),
+      new Scheduler(),
+      new Kubelet(defaultWorkloads({ execImages })),
+      new JobController(),
+      ...(profile.components.includes("dynamo") ? [new DynamoOperator()] : []),
+      ...(profile.components.includes("kubeflow-trainer") ? [new TrainerOperator({ failStrandedLaunchers: false })] : [])
+    ]
+    stopControllers = runControllers(world, controllers)
+  }
+
   return {
     url,
     kubeconfigPath,
     kubeconfig,
     adminToken,
     caPem: tls?.caPem,
+    profile,
+    world,
     cluster,
     api,
     audit: api.audit,
@@ -125,6 +183,7 @@ export const startSim = async (options: SimOptions = {}): Promise<Sim> => {
       }
     },
     stop: async () => {
+      stopControllers()
       api.closeWatches()
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))

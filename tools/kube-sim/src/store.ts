@@ -161,11 +161,14 @@ export class Store {
     return this.commit("MODIFIED", key, object, previous)
   }
 
-  /** Removes an object for good; returns its last state with the deletion's resourceVersion. */
-  remove(key: string, namespace: string, name: string): KubeObject | undefined {
+  /**
+   * Removes an object for good; returns its last state with the deletion's resourceVersion. `final` is the state
+   * the deletion leaves (its last finalizer gone), which the DELETED event carries; default: the stored state.
+   */
+  remove(key: string, namespace: string, name: string, final?: KubeObject): KubeObject | undefined {
     const previous = this.objects.get(key)?.get(objectKey(namespace, name))
     if (previous === undefined) return undefined
-    return this.commit("DELETED", key, previous, previous)
+    return this.commit("DELETED", key, final ?? previous, previous)
   }
 
   /** Changes after resourceVersion `since`, or undefined when `since` is compacted away. */

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { kubectl } from "./support/kubectl.ts"
+import { eventually } from "./support/sim.ts"
 
 const bin = join(import.meta.dirname, "..", "bin", "aicr-sim.js")
 
@@ -59,9 +60,26 @@ describe("aicr-sim start", () => {
   it("refuses an unknown profile and bad usage with exit 2", async () => {
     const unknown = run(["start", "--profile", "nope"])
     expect(await unknown.exited).toBe(2)
-    expect(unknown.stderr()).toBe("aicr-sim: unknown profile \"nope\" (known: empty)\n")
+    expect(unknown.stderr()).toMatch(/^aicr-sim: nope: not a shipped profile \(h100-eks, h100-gke, dev\) and not a readable file: ENOENT/)
     const usage = run(["begin"])
     expect(await usage.exited).toBe(2)
-    expect(usage.stderr()).toBe("usage: aicr-sim start [--profile empty] [--port N] [--dir DIR] [--insecure-http]\n")
+    expect(usage.stderr()).toMatch(/^usage: aicr-sim start \[--profile empty\|h100-eks\|h100-gke\|dev\|FILE\]/)
+    const options = run(["start", "--nodes", "3"])
+    expect(await options.exited).toBe(2)
+    expect(options.stderr()).toBe("aicr-sim: --nodes, --seed, --time-scale and --exec-image need a cluster profile (--profile h100-eks, h100-gke, dev or a file)\n")
   })
+
+  it("builds a GPU cluster from a profile: nodes with their GPUs, the DRA driver's slices and the operators' CRDs", async () => {
+    const sim = run(["start", "--insecure-http", "--profile", "dev", "--nodes", "3", "--seed", "5"])
+    const firstLine = await firstLineOf(sim)
+    expect(await eventually(() => (sim.stderr().includes("serving") ? sim.stderr() : undefined))).toMatch(/\(profile dev, seed 5, time scale [0-9.e-]+\)/)
+    const nodes = await kubectl(firstLine, ["get", "nodes", "-l", "nvidia.com/gpu.present=true", "-o", "jsonpath={range .items[*]}{.metadata.name} {.status.allocatable.nvidia\\.com/gpu}{\"\\n\"}{end}"])
+    expect(nodes.stdout.trim().split("\n")).toHaveLength(3)
+    const slices = await kubectl(firstLine, ["get", "resourceslices", "-o", "name"])
+    expect(slices.stdout.trim().split("\n")).toHaveLength(3)
+    const crds = await kubectl(firstLine, ["get", "crd", "-o", "name"])
+    expect(crds.stdout).toContain("customresourcedefinition.apiextensions.k8s.io/dynamographdeployments.nvidia.com")
+    sim.child.kill("SIGTERM")
+    expect(await sim.exited).toBe(0)
+  }, 60_000)
 })

@@ -284,6 +284,25 @@ describe("lifecycle", () => {
     const orphan = await h.core.readNamespacedConfigMap({ name: "d2", namespace })
     expect(orphan.metadata?.ownerReferences).toBeUndefined()
   })
+
+  it("orphans a Job's pods by default (batch/v1's legacy policy), whatever order the collector meets them in", async () => {
+    const namespace = await ns("gcjob")
+    const job = await h.batch.createNamespacedJob({
+      namespace,
+      body: { metadata: { name: "j" }, spec: { template: { spec: { restartPolicy: "Never", containers: [{ name: "main", image: "busybox:1.37" }] } } } }
+    })
+    await h.core.createNamespacedPod({
+      namespace,
+      body: {
+        metadata: { name: "j-abcde", ownerReferences: [{ apiVersion: "batch/v1", kind: "Job", name: "j", uid: job.metadata!.uid!, controller: true, blockOwnerDeletion: true }] },
+        spec: { containers: [{ name: "main", image: "busybox:1.37" }] }
+      }
+    })
+    await h.batch.deleteNamespacedJob({ name: "j", namespace })
+    await eventually(async () => ((await failure(h.batch.readNamespacedJob({ name: "j", namespace }))).code === 404 ? true : undefined))
+    const pod = await h.core.readNamespacedPod({ name: "j-abcde", namespace })
+    expect(pod.metadata?.ownerReferences).toBeUndefined()
+  })
 })
 
 describe("pod logs and the service proxy", () => {

@@ -152,7 +152,7 @@ describe("every served kind through KubernetesObjectApi", () => {
     expect(seen.map(([type, object]) => `${type} ${object.metadata.name} ${object.apiVersion} ${object.kind} ${object.metadata.finalizers ?? "-"}`)).toEqual([
       `MODIFIED ${name} ${kind.apiVersion} ${kind.kind} -`,
       ...(kind.orphans === true ? [`MODIFIED ${name} ${kind.apiVersion} ${kind.kind} orphan`] : []),
-      `DELETED ${name} ${kind.apiVersion} ${kind.kind} ${kind.orphans === true ? "orphan" : "-"}`
+      `DELETED ${name} ${kind.apiVersion} ${kind.kind} -`
     ])
     const gone = await failure(h.objects.read(header))
     expect([gone.code, gone.body["reason"], gone.body["message"]]).toEqual([404, "NotFound", kind.notFound(name)])
