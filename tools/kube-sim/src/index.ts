@@ -158,6 +158,7 @@ export const startSim = async (options: SimOptions = {}): Promise<Sim> => {
       ...(profile.components.includes("dynamo") ? [new DynamoOperator()] : []),
       ...(profile.components.includes("kubeflow-trainer") ? [new TrainerOperator({ failStrandedLaunchers: false })] : [])
     ]
+    for (const entry of options.profileOptions?.oomKilled ?? []) world.faults.oomKilled.add(entry)
     stopControllers = runControllers(world, controllers)
   }
 

@@ -515,8 +515,11 @@ export class Kubelet implements Controller {
       stopListening = () => run.abort.signal.removeEventListener("abort", listener)
     })
     let result: ContainerResult | undefined
+    const oom = this.matchesFault(world.faults.oomKilled, this.latest(run))
+      ? world.clock.sleep(1000).then((): ContainerResult => ({ exitCode: 137, reason: "OOMKilled" }))
+      : new Promise<never>(() => {})
     try {
-      result = await Promise.race([workload.run(handle), killed])
+      result = await Promise.race([workload.run(handle), killed, oom])
     } catch (error) {
       result = { exitCode: 128, reason: "StartError", message: error instanceof Error ? error.message : String(error) }
     } finally {
@@ -687,7 +690,12 @@ export class Kubelet implements Controller {
   }
 
   private neverReady(pod: KubeObject): boolean {
-    for (const entry of this.w.faults.neverReady) {
+    return this.matchesFault(this.w.faults.neverReady, pod)
+  }
+
+  /** Whether a fault entry (a pod name or a label selector) of `entries` names `pod`. */
+  private matchesFault(entries: ReadonlySet<string>, pod: KubeObject): boolean {
+    for (const entry of entries) {
       if (entry === pod.metadata.name) return true
       if (!/[=!(,\s]/.test(entry)) continue
       if (!this.selectors.has(entry)) {

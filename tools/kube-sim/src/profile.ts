@@ -438,7 +438,7 @@ const readProfile = (r: Reader, raw: unknown, base: string): Profile => {
   }
 }
 
-const OPTION_KEYS = ["nodes", "components", "gpuUse", "degraded", "timeScale", "seed", "replay"]
+const OPTION_KEYS = ["nodes", "components", "gpuUse", "degraded", "timeScale", "seed", "replay", "oomKilled"]
 
 /** Applies the options to a read profile; their problems are reported at `options.…`. */
 const applyOptions = (r: Reader, profile: Profile, options: ProfileOptions): Profile => {
@@ -459,6 +459,7 @@ const applyOptions = (r: Reader, profile: Profile, options: ProfileOptions): Pro
   if (options.timeScale !== undefined) next.timeScale = r.number(["options", "timeScale"], options.timeScale, false)
   if (options.seed !== undefined) next.seed = r.int(["options", "seed"], options.seed, 0, 0xffffffff)
   if (options.replay !== undefined) next.replay = { ...next.replay, ...readReplay(r, ["options", "replay"], options.replay, process.cwd()) }
+  if (options.oomKilled !== undefined) r.list(["options", "oomKilled"], options.oomKilled).forEach((entry, index) => r.string(["options", "oomKilled", index], entry))
   return next
 }
 

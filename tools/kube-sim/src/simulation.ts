@@ -22,7 +22,8 @@ export const emptyFaults = (): ControllerFaults => ({
   delayMs: new Map(),
   stuckFinalizers: new Map(),
   neverReady: new Set(),
-  neverWarm: new Set()
+  neverWarm: new Set(),
+  oomKilled: new Set()
 })
 
 export const createWorld = (options: WorldOptions): World => {

@@ -125,6 +125,8 @@ export interface ProfileOptions {
   timeScale?: number
   seed?: number
   replay?: { aiperf?: string; nccl?: string }
+  /** Pods (name or label selector) whose containers run out of memory: `faults.oomKilled` from the start. */
+  oomKilled?: Array<string>
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -217,6 +219,8 @@ export interface ControllerFaults {
   neverReady: Set<string>
   /** Dynamo frontends (`<namespace>/<dgd>`) that never warm up (completions stay 503). */
   neverWarm: Set<string>
+  /** Pods whose containers are OOM-killed (exit 137, reason `OOMKilled`) a simulated second after they start, by pod name or label selector. */
+  oomKilled: Set<string>
 }
 
 /** What every controller gets. */

@@ -261,3 +261,37 @@ describe("an image played by a local command", () => {
     expect(await core.readNamespacedPodLog({ name: "checker", namespace: "exec" })).toBe("hello from exec: checker\n")
   }, 60_000)
 })
+
+describe("controller-level faults", () => {
+  it("pauses a controller, holds workers unready, and OOM-kills the pods a profile names", async () => {
+    const { sim, kc, core, custom } = await start({
+      profile: "h100-eks",
+      profileOptions: { timeScale: 0.0005, seed: 3, oomKilled: ["app=hungry"] }
+    })
+    const faults = sim.world!.faults
+    faults.paused.add("dynamo-operator")
+    faults.neverReady.add("nvidia.com/dynamo-component-type=worker")
+    await create(kc, inferenceObjects(2))
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect((await core.listNamespacedPod({ namespace: NS })).items).toEqual([])
+    faults.paused.delete("dynamo-operator")
+    const workers = await eventually(async () => {
+      const pods = (await core.listNamespacedPod({ namespace: NS, labelSelector: "nvidia.com/dynamo-component-type=worker" })).items
+      return pods.length === 2 && pods.every((pod) => pod.status?.phase === "Running") ? pods : undefined
+    }, 30_000)
+    expect(workers.every((pod) => pod.status?.conditions?.find((condition) => condition.type === "Ready")?.status === "False")).toBe(true)
+    expect(await dgdState(custom)).toBe("pending")
+    faults.neverReady.clear()
+    expect(await eventually(async () => ((await dgdState(custom)) === "successful" ? true : undefined), 30_000)).toBe(true)
+
+    await core.createNamespacedPod({
+      namespace: NS,
+      body: { metadata: { name: "hungry", labels: { app: "hungry" } }, spec: { restartPolicy: "Never", tolerations: [{ operator: "Exists" }], containers: [{ name: "main", image: NCCL_IMAGE, command: ["/usr/sbin/sshd", "-De"] }] } }
+    })
+    const killed = await eventually(async () => {
+      const pod = await core.readNamespacedPod({ name: "hungry", namespace: NS })
+      return pod.status?.phase === "Failed" ? pod : undefined
+    }, 30_000)
+    expect(killed.status!.containerStatuses![0]!.state!.terminated).toMatchObject({ exitCode: 137, reason: "OOMKilled" })
+  }, 90_000)
+})

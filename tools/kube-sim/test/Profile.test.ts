@@ -317,7 +317,7 @@ performance:
     )
     expect(run({ replay: { nccl: "/nonexistent/all_reduce.txt" } })).toBe(`${file}: options.replay.nccl: file not found: /nonexistent/all_reduce.txt`)
     expect(run({ extra: 1 } as ProfileOptions)).toBe(
-      `${file}: options.extra: unknown option (expected one of: nodes, components, gpuUse, degraded, timeScale, seed, replay)`
+      `${file}: options.extra: unknown option (expected one of: nodes, components, gpuUse, degraded, timeScale, seed, replay, oomKilled)`
     )
   })
 
