@@ -149,6 +149,8 @@ describe("a simulated h100-eks cluster", () => {
       return read.status?.phase === "Running" ? read : undefined
     }, 20_000)
     expect(free.spec?.nodeName).toBe("gpu-1")
+    const holders = await core.listNamespacedPod({ namespace: "gpu-holders" })
+    expect(holders.items.map((holder) => [holder.spec?.nodeName, holder.status?.phase])).toEqual([["gpu-2", "Running"]])
   }, 60_000)
 })
 
