@@ -1,0 +1,345 @@
+/**
+ * The `KubeClient` service over the Kubernetes HTTP API: credentials and TLS from a kubeconfig (or the in-cluster
+ * service account) through `@kubernetes/client-node`'s `KubeConfig`, requests as raw JSON so no typed decoding drops
+ * fields, kinds resolved to resources through discovery.
+ *
+ * Details: `layerFromKubeconfig` provides both `KubeClient` (get, list, create, delete) and `KubeApi`, which adds what
+ * the service tag does not have yet: `listStream` (pages of 500 following `continue` tokens) and `isServed`. Every
+ * failure is a `KubeError` naming the operation and the object; idempotent verbs retry 429 (honouring
+ * `Retry-After`), 503 and connection errors with capped exponential backoff and jitter; a create is sent once.
+ * Sleeps and request timeouts run on Effect's `Clock`, so `TestClock` drives them.
+ *
+ * Gotchas: `undici`'s `fetch` is used, not Node's global one, because the dispatcher `KubeConfig` builds for TLS is
+ * an `undici` 8 `Agent`. A namespaced object without a namespace uses the context's namespace (else `default`).
+ */
+import { HttpMethod, KubeConfig, RequestContext } from "@kubernetes/client-node"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import { existsSync, readFileSync } from "node:fs"
+import { homedir } from "node:os"
+import { join } from "node:path"
+import type { Dispatcher } from "undici"
+import { defaultRetryPolicy, type RetryEvent, type RetryPolicy, send, type Transport } from "./internal/kube-http.ts"
+import { describe, KubeClient, KubeError, type KubeObject, type ListQuery, type ObjectRef } from "./KubeClient.ts"
+
+export type { RetryEvent, RetryPolicy } from "./internal/kube-http.ts"
+
+/** The kubeconfig could not be found or used: no file, an unknown context, unreadable service-account files. */
+export class KubeConfigError extends Data.TaggedError("KubeConfigError")<{
+  readonly message: string
+}> {}
+
+/** Where the connection comes from and how requests behave. */
+export interface Options {
+  /** A kubeconfig file (`--kubeconfig`); else `KUBECONFIG`, `~/.kube/config`, then the in-cluster service account. */
+  readonly kubeconfig?: string | undefined
+  /** A context of the kubeconfig (`--context`); else its current context. */
+  readonly context?: string | undefined
+  /** Per-request timeout (default 30 s). */
+  readonly requestTimeout?: Duration.Input | undefined
+  /** Retry bounds for idempotent verbs (default 5 attempts, 200 ms doubling to 10 s, 60 s in all). */
+  readonly retry?: Partial<RetryPolicy> | undefined
+  /** Called before each retry sleeps (for progress output and tests). */
+  readonly onRetry?: ((event: RetryEvent) => Effect.Effect<void>) | undefined
+}
+
+/** Options of a paginated list. */
+export interface ListOptions {
+  /** Page size (default 500). */
+  readonly limit?: number | undefined
+  /** List at this resourceVersion (with `resourceVersionMatch`), for a consistent start of a watch. */
+  readonly resourceVersion?: string | undefined
+  readonly resourceVersionMatch?: "Exact" | "NotOlderThan" | undefined
+}
+
+/** The Kubernetes access beyond the `KubeClient` tag's current shape. */
+export interface Api {
+  readonly get: (ref: ObjectRef) => Effect.Effect<KubeObject, KubeError>
+  readonly create: (object: KubeObject) => Effect.Effect<KubeObject, KubeError>
+  /** Deletes with foreground propagation; a missing object is success. */
+  readonly delete: (ref: ObjectRef) => Effect.Effect<void, KubeError>
+  /** Every matching object, page by page; a 410 on a `continue` token restarts the list after the last object seen. */
+  readonly listStream: (query: ListQuery, options?: ListOptions) => Stream.Stream<KubeObject, KubeError>
+  /** Whether the API server serves `kind` in `apiVersion`: false only on NotFound of the group-version or a missing kind. */
+  readonly isServed: (apiVersion: string, kind: string) => Effect.Effect<boolean, KubeError>
+}
+
+/** The `Api` as a service, provided by `layerFromKubeconfig` next to `KubeClient`. */
+export class KubeApi extends Context.Service<KubeApi, Api>()("@aicr/core/KubeClientLive/KubeApi") {}
+
+/** `KubeApi.listStream` as a stream that needs the service. */
+export const listStream = (query: ListQuery, options?: ListOptions): Stream.Stream<KubeObject, KubeError, KubeApi> =>
+  Stream.unwrap(Effect.map(Effect.service(KubeApi), (api) => api.listStream(query, options)))
+
+/** `KubeApi.isServed` as an effect that needs the service. */
+export const isServed = (apiVersion: string, kind: string): Effect.Effect<boolean, KubeError, KubeApi> =>
+  Effect.flatMap(Effect.service(KubeApi), (api) => api.isServed(apiVersion, kind))
+
+const DEFAULT_SERVICEACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+const loadInCluster = (kc: KubeConfig): Effect.Effect<void, KubeConfigError> =>
+  Effect.try({
+    try: () => {
+      const dir = process.env["AICR_SERVICEACCOUNT_DIR"] ?? DEFAULT_SERVICEACCOUNT_DIR
+      const host = process.env["KUBERNETES_SERVICE_HOST"]
+      const port = process.env["KUBERNETES_SERVICE_PORT"] ?? "443"
+      if (host === undefined || host === "") throw new Error("KUBERNETES_SERVICE_HOST is not set")
+      const tokenFile = join(dir, "token")
+      if (!existsSync(tokenFile)) throw new Error(`no service-account token at ${tokenFile}`)
+      const caFile = join(dir, "ca.crt")
+      const namespaceFile = join(dir, "namespace")
+      const server = `https://${host.includes(":") ? `[${host}]` : host}:${port}`
+      kc.loadFromOptions({
+        clusters: [{ name: "in-cluster", server, skipTLSVerify: false, ...(existsSync(caFile) ? { caFile } : {}) }],
+        users: [{ name: "in-cluster", authProvider: { name: "tokenFile", config: { tokenFile } } }],
+        contexts: [{
+          name: "in-cluster",
+          cluster: "in-cluster",
+          user: "in-cluster",
+          ...(existsSync(namespaceFile) ? { namespace: readFileSync(namespaceFile, "utf8").trim() } : {})
+        }],
+        currentContext: "in-cluster"
+      })
+    },
+    catch: (error) =>
+      new KubeConfigError({
+        message: `no kubeconfig found (--kubeconfig, KUBECONFIG, ~/.kube/config) and not running in a cluster: ${error instanceof Error ? error.message : String(error)}`
+      })
+  })
+
+/** Loads the kubeconfig: `options.kubeconfig`, `KUBECONFIG`, `~/.kube/config`, else the in-cluster service account. */
+export const loadKubeConfig = (options: Pick<Options, "kubeconfig" | "context"> = {}): Effect.Effect<KubeConfig, KubeConfigError> =>
+  Effect.gen(function*() {
+    const kc = new KubeConfig()
+    const home = join(homedir(), ".kube", "config")
+    const envKubeconfig = process.env["KUBECONFIG"]
+    const source = options.kubeconfig ?? (envKubeconfig !== undefined && envKubeconfig !== "" ? "KUBECONFIG" : existsSync(home) ? home : undefined)
+    if (source === undefined) {
+      yield* loadInCluster(kc)
+    } else {
+      yield* Effect.try({
+        try: () => (source === "KUBECONFIG" ? kc.loadFromDefault() : kc.loadFromFile(source)),
+        catch: (error) =>
+          new KubeConfigError({
+            message: `cannot read kubeconfig ${source === "KUBECONFIG" ? envKubeconfig : source}: ${error instanceof Error ? error.message : String(error)}`
+          })
+      })
+    }
+    if (options.context !== undefined) {
+      const context = options.context
+      if (kc.getContextObject(context) === null) {
+        const known = kc.getContexts().map((candidate) => candidate.name)
+        return yield* new KubeConfigError({ message: `context "${context}" is not in the kubeconfig (contexts: ${known.join(", ") || "none"})` })
+      }
+      kc.setCurrentContext(context)
+    }
+    if (kc.getCurrentCluster() === null) {
+      return yield* new KubeConfigError({ message: `the kubeconfig's current context "${kc.getCurrentContext()}" names no cluster` })
+    }
+    return kc
+  })
+
+interface Resource {
+  readonly plural: string
+  readonly namespaced: boolean
+}
+
+interface ApiResourceList {
+  readonly resources?: ReadonlyArray<{ readonly name: string; readonly kind: string; readonly namespaced: boolean }>
+}
+
+const groupVersionPath = (apiVersion: string): string => (apiVersion.includes("/") ? `/apis/${apiVersion}` : `/api/${apiVersion}`)
+
+const enc = encodeURIComponent
+
+const labelSelector = (labels: ListQuery["labels"]): string | undefined => {
+  const entries = Object.entries(labels ?? {})
+  return entries.length === 0 ? undefined : entries.map(([key, value]) => `${key}=${value}`).join(",")
+}
+
+const sortKey = (object: KubeObject): string => `${object.metadata.namespace ?? ""}/${object.metadata.name}`
+
+const MAX_LIST_RESTARTS = 5
+
+/** Builds the `Api` over a loaded `KubeConfig`; the TLS dispatcher is closed with the scope. */
+export const make = (kc: KubeConfig, options: Omit<Options, "kubeconfig" | "context"> = {}) =>
+  Effect.gen(function*() {
+    const cluster = kc.getCurrentCluster()
+    if (cluster === null) return yield* new KubeConfigError({ message: "the kubeconfig has no current cluster" })
+    const context = kc.getContextObject(kc.getCurrentContext())
+    const defaultNamespace = context?.namespace ?? "default"
+    const dispatcher = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: async () => {
+          const ctx = new RequestContext(cluster.server, HttpMethod.GET)
+          await kc.applySecurityAuthentication(ctx)
+          return ctx.getDispatcher() as Dispatcher | undefined
+        },
+        catch: (error) => new KubeConfigError({ message: `cannot set up TLS for ${cluster.server}: ${error instanceof Error ? error.message : String(error)}` })
+      }),
+      (dispatcher) => Effect.promise(() => dispatcher?.close() ?? Promise.resolve()).pipe(Effect.ignore)
+    )
+    const transport: Transport = {
+      server: cluster.server,
+      dispatcher,
+      headers: async () => {
+        const opts: { headers?: Record<string, string>; auth?: string } = {}
+        await kc.applyToHTTPSOptions(opts)
+        const headers: Record<string, string> = { ...(opts.headers ?? {}) }
+        if (opts.auth !== undefined && headers["Authorization"] === undefined) headers["Authorization"] = `Basic ${Buffer.from(opts.auth).toString("base64")}`
+        return headers
+      },
+      requestTimeout: Duration.fromInputUnsafe(options.requestTimeout ?? "30 seconds"),
+      retry: { ...defaultRetryPolicy, ...options.retry },
+      onRetry: options.onRetry ?? (() => Effect.void)
+    }
+
+    const discovery = new Map<string, ReadonlyMap<string, Resource>>()
+
+    /** The kinds served in `apiVersion`, fetched afresh; `undefined` when the group-version is not served. */
+    const discover = (apiVersion: string, operation: string): Effect.Effect<ReadonlyMap<string, Resource> | undefined, KubeError> =>
+      send(transport, { method: "GET", path: groupVersionPath(apiVersion), operation: `${operation}: discover ${apiVersion}`, object: apiVersion }, true).pipe(
+        Effect.map(({ body }) => {
+          const kinds = new Map<string, Resource>()
+          for (const resource of (body as ApiResourceList).resources ?? []) {
+            if (resource.name.includes("/")) continue
+            kinds.set(resource.kind, { plural: resource.name, namespaced: resource.namespaced })
+          }
+          discovery.set(apiVersion, kinds)
+          return kinds as ReadonlyMap<string, Resource> | undefined
+        }),
+        Effect.catchIf((error) => error.reason === "NotFound", () => Effect.sync(() => {
+          discovery.delete(apiVersion)
+          return undefined
+        }))
+      )
+
+    const lookup = (apiVersion: string, kind: string, operation: string): Effect.Effect<Resource | undefined, KubeError> =>
+      Effect.suspend(() => {
+        const cached = discovery.get(apiVersion)?.get(kind)
+        return cached !== undefined ? Effect.succeed(cached) : Effect.map(discover(apiVersion, operation), (kinds) => kinds?.get(kind))
+      })
+
+    const resolve = (apiVersion: string, kind: string, operation: string, object: string | undefined) =>
+      Effect.flatMap(lookup(apiVersion, kind, operation), (resource) =>
+        resource === undefined
+          ? Effect.fail(new KubeError({ reason: "NotFound", message: `${operation}: the server does not serve kind ${kind} in ${apiVersion}`, object }))
+          : Effect.succeed(resource))
+
+    const collectionPath = (apiVersion: string, resource: Resource, namespace: string | undefined) =>
+      `${groupVersionPath(apiVersion)}${resource.namespaced && namespace !== undefined ? `/namespaces/${enc(namespace)}` : ""}/${resource.plural}`
+
+    const objectPath = (ref: ObjectRef, resource: Resource) =>
+      `${collectionPath(ref.apiVersion, resource, resource.namespaced ? ref.namespace ?? defaultNamespace : undefined)}/${enc(ref.name)}`
+
+    const withNamespace = (ref: ObjectRef, resource: Resource): ObjectRef =>
+      resource.namespaced ? { ...ref, namespace: ref.namespace ?? defaultNamespace } : { ...ref, namespace: undefined }
+
+    const get = Effect.fn("KubeClientLive.get")(function*(ref: ObjectRef) {
+      const operation = `get ${describe(ref)}`
+      const resource = yield* resolve(ref.apiVersion, ref.kind, operation, describe(ref))
+      const target = withNamespace(ref, resource)
+      const { body } = yield* send(transport, { method: "GET", path: objectPath(target, resource), operation: `get ${describe(target)}`, object: describe(target) }, true)
+      return body as KubeObject
+    })
+
+    const create = Effect.fn("KubeClientLive.create")(function*(object: KubeObject) {
+      const ref: ObjectRef = { apiVersion: object.apiVersion, kind: object.kind, namespace: object.metadata.namespace, name: object.metadata.name }
+      const resource = yield* resolve(ref.apiVersion, ref.kind, `create ${describe(ref)}`, describe(ref))
+      const target = withNamespace(ref, resource)
+      const { body } = yield* send(
+        transport,
+        { method: "POST", path: collectionPath(ref.apiVersion, resource, target.namespace), body: object, operation: `create ${describe(target)}`, object: describe(target) },
+        false
+      )
+      return body as KubeObject
+    })
+
+    const remove = Effect.fn("KubeClientLive.delete")(function*(ref: ObjectRef) {
+      const resource = yield* resolve(ref.apiVersion, ref.kind, `delete ${describe(ref)}`, describe(ref))
+      const target = withNamespace(ref, resource)
+      yield* send(
+        transport,
+        {
+          method: "DELETE",
+          path: objectPath(target, resource),
+          body: { apiVersion: "v1", kind: "DeleteOptions", propagationPolicy: "Foreground" },
+          operation: `delete ${describe(target)}`,
+          object: describe(target)
+        },
+        true
+      ).pipe(Effect.catchIf((error) => error.reason === "NotFound", () => Effect.void))
+    })
+
+    const listStreamImpl = (query: ListQuery, listOptions: ListOptions = {}): Stream.Stream<KubeObject, KubeError> => {
+      const scope = query.namespace === undefined ? "in all namespaces" : `in ${query.namespace}`
+      const operation = `list ${query.kind} ${scope}`
+      const limit = listOptions.limit ?? 500
+      type Page = { readonly continueToken: string | undefined; readonly after: string | undefined; readonly restarts: number }
+      return Stream.unwrap(Effect.map(resolve(query.apiVersion, query.kind, operation, query.kind), (resource) => {
+        const path = collectionPath(query.apiVersion, resource, query.namespace)
+        const page = (state: Page): Effect.Effect<readonly [ReadonlyArray<KubeObject>, Option.Option<Page>], KubeError> =>
+          send(transport, {
+            method: "GET",
+            path,
+            query: {
+              limit: String(limit),
+              labelSelector: labelSelector(query.labels),
+              continue: state.continueToken,
+              ...(state.continueToken === undefined && state.after === undefined
+                ? { resourceVersion: listOptions.resourceVersion, resourceVersionMatch: listOptions.resourceVersionMatch }
+                : {})
+            },
+            operation,
+            object: query.kind
+          }, true).pipe(
+            Effect.map(({ body }) => {
+              const list = body as { readonly items?: ReadonlyArray<KubeObject>; readonly metadata?: { readonly continue?: string } }
+              const apiVersion = query.apiVersion
+              const all = (list.items ?? []).map((item) => (item.apiVersion === undefined ? { ...item, apiVersion, kind: query.kind } : item))
+              const items = state.after === undefined ? all : all.filter((item) => sortKey(item) > state.after!)
+              const last = items.length === 0 ? state.after : sortKey(items[items.length - 1]!)
+              const token = list.metadata?.continue
+              const next: Option.Option<Page> = token === undefined || token === ""
+                ? Option.none()
+                : Option.some({ continueToken: token, after: last, restarts: state.restarts })
+              return [items, next] as const
+            }),
+            Effect.catchIf(
+              (error) => error.reason === "Gone" && state.continueToken !== undefined && state.restarts < MAX_LIST_RESTARTS,
+              () => page({ continueToken: undefined, after: state.after, restarts: state.restarts + 1 })
+            )
+          )
+        return Stream.paginate<Page, KubeObject, KubeError>({ continueToken: undefined, after: undefined, restarts: 0 }, page)
+      }))
+    }
+
+    const isServedImpl = Effect.fn("KubeClientLive.isServed")(function*(apiVersion: string, kind: string) {
+      const kinds = yield* discover(apiVersion, `is ${kind} served`)
+      return kinds?.has(kind) ?? false
+    })
+
+    const api: Api = { get, create, delete: remove, listStream: listStreamImpl, isServed: isServedImpl }
+    return api
+  })
+
+/** `KubeClient` and `KubeApi` from a kubeconfig, `KUBECONFIG`, `~/.kube/config` or the in-cluster service account. */
+export const layerFromKubeconfig = (options: Options = {}): Layer.Layer<KubeClient | KubeApi, KubeConfigError> =>
+  Layer.effectContext(
+    Effect.gen(function*() {
+      const kc = yield* loadKubeConfig(options)
+      const api = yield* make(kc, options)
+      const client = KubeClient.of({
+        get: api.get,
+        list: (query) => Stream.runCollect(api.listStream(query)),
+        create: api.create,
+        delete: api.delete
+      })
+      return Context.make(KubeApi, api).pipe(Context.add(KubeClient, client))
+    })
+  )
