@@ -12,6 +12,7 @@
 import * as Errors from "./errors.ts"
 import type { Change } from "./store.ts"
 import type { KubeObject, OwnerReference, ResourceType } from "./types.ts"
+import { ReconcileQueue } from "./simulation.ts"
 import type { Controller, World } from "./world.ts"
 
 type Json = Record<string, unknown>
@@ -38,8 +39,6 @@ export const DynamoLabels = {
 const POD_TEMPLATE_HASH = "pod-template-hash"
 const FRONTEND_PORT = 8000
 const SYSTEM_PORT = 9090
-const PAUSE_POLL_MS = 20
-const RETRY_MS = 10
 const SAFE_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
 const record = (value: unknown): Json | undefined => (typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Json) : undefined)
@@ -130,11 +129,8 @@ export interface DynamoOperatorOptions {
 export class DynamoOperator implements Controller {
   readonly name = NAME
   private readonly graceMs: number
-  private world: World | undefined
   private unsubscribe: (() => void) | undefined
-  private readonly pending = new Set<string>()
-  private timer: ReturnType<typeof setTimeout> | undefined
-  private immediate: ReturnType<typeof setImmediate> | undefined
+  private queue: ReconcileQueue | undefined
   /** Per DGD (`namespace/name`), the pods seen unschedulable and whether their grace period has run out. */
   private readonly unschedulable = new Map<string, Map<string, UnschedulableWatch>>()
 
@@ -143,7 +139,7 @@ export class DynamoOperator implements Controller {
   }
 
   start(world: World): void {
-    this.world = world
+    this.queue = new ReconcileQueue(NAME, world, (key) => this.reconcile(world, key))
     this.unsubscribe = world.cluster.store.subscribe((change) => this.observe(change))
     for (const dgd of world.cluster.store.list(DGD_KEY) ?? []) this.enqueue(`${dgd.metadata.namespace ?? ""}/${dgd.metadata.name ?? ""}`)
   }
@@ -151,14 +147,10 @@ export class DynamoOperator implements Controller {
   stop(): void {
     this.unsubscribe?.()
     this.unsubscribe = undefined
-    if (this.timer !== undefined) clearTimeout(this.timer)
-    if (this.immediate !== undefined) clearImmediate(this.immediate)
-    this.timer = undefined
-    this.immediate = undefined
+    this.queue?.stop()
+    this.queue = undefined
     for (const watches of this.unschedulable.values()) for (const watch of watches.values()) watch.cancel()
     this.unschedulable.clear()
-    this.pending.clear()
-    this.world = undefined
   }
 
   private observe(change: Change): void {
@@ -173,48 +165,7 @@ export class DynamoOperator implements Controller {
   }
 
   private enqueue(key: string): void {
-    if (this.world === undefined) return
-    this.pending.add(key)
-    this.schedule(0)
-  }
-
-  private schedule(extraMs: number): void {
-    const world = this.world
-    if (world === undefined || this.timer !== undefined || this.immediate !== undefined) return
-    const delay = (world.faults.delayMs.get(NAME) ?? 0) + extraMs
-    if (delay > 0) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined
-        this.drain()
-      }, delay)
-    } else {
-      this.immediate = setImmediate(() => {
-        this.immediate = undefined
-        this.drain()
-      })
-    }
-  }
-
-  private drain(): void {
-    const world = this.world
-    if (world === undefined) return
-    if (world.faults.paused.has(NAME)) {
-      this.schedule(PAUSE_POLL_MS)
-      return
-    }
-    const batch = [...this.pending].sort()
-    this.pending.clear()
-    let retry = false
-    for (const key of batch) {
-      try {
-        this.reconcile(world, key)
-      } catch (error) {
-        if (!(error instanceof Errors.StatusError)) throw error
-        this.pending.add(key)
-        retry = true
-      }
-    }
-    if (this.pending.size > 0) this.schedule(retry ? RETRY_MS : 0)
+    this.queue?.add(key)
   }
 
   private types(world: World): { dgd: ResourceType; pod: ResourceType; service: ResourceType } | undefined {

@@ -3,6 +3,7 @@
  * controller faults, and Events written as the named component.
  */
 import type { Cluster } from "./cluster.ts"
+import { StatusError } from "./errors.ts"
 import type { Logs } from "./logs.ts"
 import type { ProxyHandler } from "./server.ts"
 import type { KubeObject } from "./types.ts"
@@ -84,5 +85,82 @@ export const runControllers = (world: World, controllers: ReadonlyArray<Controll
   for (const controller of controllers) controller.start(world)
   return () => {
     for (const controller of [...controllers].reverse()) controller.stop()
+  }
+}
+
+const PAUSE_POLL_MS = 20
+const RETRY_MS = 10
+
+/**
+ * A controller's work queue: keys added from store listeners are reconciled later, in sorted batches, honouring the
+ * controller's pause and delay faults; a key whose reconcile fails with a `StatusError` (a write lost to a race) is
+ * retried shortly.
+ */
+export class ReconcileQueue {
+  private readonly name: string
+  private readonly world: World
+  private readonly reconcile: (key: string) => void
+  private readonly pending = new Set<string>()
+  private timer: ReturnType<typeof setTimeout> | undefined
+  private immediate: ReturnType<typeof setImmediate> | undefined
+  private stopped = false
+
+  constructor(name: string, world: World, reconcile: (key: string) => void) {
+    this.name = name
+    this.world = world
+    this.reconcile = reconcile
+  }
+
+  add(key: string): void {
+    if (this.stopped) return
+    this.pending.add(key)
+    this.schedule(0)
+  }
+
+  /** Drops the queued keys and cancels the pending pass; the queue takes no more keys. */
+  stop(): void {
+    this.stopped = true
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    if (this.immediate !== undefined) clearImmediate(this.immediate)
+    this.timer = undefined
+    this.immediate = undefined
+    this.pending.clear()
+  }
+
+  private schedule(extraMs: number): void {
+    if (this.stopped || this.timer !== undefined || this.immediate !== undefined) return
+    const delay = (this.world.faults.delayMs.get(this.name) ?? 0) + extraMs
+    if (delay > 0) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined
+        this.drain()
+      }, delay)
+    } else {
+      this.immediate = setImmediate(() => {
+        this.immediate = undefined
+        this.drain()
+      })
+    }
+  }
+
+  private drain(): void {
+    if (this.stopped) return
+    if (this.world.faults.paused.has(this.name)) {
+      this.schedule(PAUSE_POLL_MS)
+      return
+    }
+    const batch = [...this.pending].sort()
+    this.pending.clear()
+    let retry = false
+    for (const key of batch) {
+      try {
+        this.reconcile(key)
+      } catch (error) {
+        if (!(error instanceof StatusError)) throw error
+        this.pending.add(key)
+        retry = true
+      }
+    }
+    if (this.pending.size > 0) this.schedule(retry ? RETRY_MS : 0)
   }
 }

@@ -16,6 +16,7 @@ import { createHash } from "node:crypto"
 import * as Errors from "./errors.ts"
 import type { Change } from "./store.ts"
 import type { KubeObject, OwnerReference, ResourceType } from "./types.ts"
+import { ReconcileQueue } from "./simulation.ts"
 import type { Controller, Random, World } from "./world.ts"
 
 type Json = Record<string, unknown>
@@ -52,8 +53,6 @@ const HOSTFILE_VOLUME = "mpi-hostfile"
 const HOSTFILE_DIR = "/etc/mpi"
 const HOSTFILE_NAME = "hostfile"
 const DEFAULT_BACKOFF_LIMIT = 6
-const PAUSE_POLL_MS = 20
-const RETRY_MS = 10
 
 /**
  * Condition reasons and messages of a v2.2 TrainJob (pkg/apis/trainer/v1alpha1/trainjob_types.go, pkg/constants) and of
@@ -180,9 +179,7 @@ export class TrainerOperator implements Controller {
   private readonly failStranded: boolean
   private world: World | undefined
   private unsubscribe: (() => void) | undefined
-  private readonly pending = new Set<string>()
-  private timer: ReturnType<typeof setTimeout> | undefined
-  private immediate: ReturnType<typeof setImmediate> | undefined
+  private queue: ReconcileQueue | undefined
   private readonly jobs = new Map<string, JobState>()
 
   constructor(options: TrainerOperatorOptions = {}) {
@@ -192,6 +189,7 @@ export class TrainerOperator implements Controller {
 
   start(world: World): void {
     this.world = world
+    this.queue = new ReconcileQueue(NAME, world, (key) => this.reconcile(world, key))
     this.unsubscribe = world.cluster.store.subscribe((change) => this.observe(change))
     for (const trainJob of world.cluster.store.list(TRAINJOB_KEY) ?? []) this.enqueue(`${trainJob.metadata.namespace ?? ""}/${trainJob.metadata.name ?? ""}`)
   }
@@ -199,13 +197,10 @@ export class TrainerOperator implements Controller {
   stop(): void {
     this.unsubscribe?.()
     this.unsubscribe = undefined
-    if (this.timer !== undefined) clearTimeout(this.timer)
-    if (this.immediate !== undefined) clearImmediate(this.immediate)
-    this.timer = undefined
-    this.immediate = undefined
+    this.queue?.stop()
+    this.queue = undefined
     for (const state of this.jobs.values()) for (const watch of state.launchers.values()) watch.cancel()
     this.jobs.clear()
-    this.pending.clear()
     this.world = undefined
   }
 
@@ -229,48 +224,7 @@ export class TrainerOperator implements Controller {
   }
 
   private enqueue(key: string): void {
-    if (this.world === undefined) return
-    this.pending.add(key)
-    this.schedule(0)
-  }
-
-  private schedule(extraMs: number): void {
-    const world = this.world
-    if (world === undefined || this.timer !== undefined || this.immediate !== undefined) return
-    const delay = (world.faults.delayMs.get(NAME) ?? 0) + extraMs
-    if (delay > 0) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined
-        this.drain()
-      }, delay)
-    } else {
-      this.immediate = setImmediate(() => {
-        this.immediate = undefined
-        this.drain()
-      })
-    }
-  }
-
-  private drain(): void {
-    const world = this.world
-    if (world === undefined) return
-    if (world.faults.paused.has(NAME)) {
-      this.schedule(PAUSE_POLL_MS)
-      return
-    }
-    const batch = [...this.pending].sort()
-    this.pending.clear()
-    let retry = false
-    for (const key of batch) {
-      try {
-        this.reconcile(world, key)
-      } catch (error) {
-        if (!(error instanceof Errors.StatusError)) throw error
-        this.pending.add(key)
-        retry = true
-      }
-    }
-    if (this.pending.size > 0) this.schedule(retry ? RETRY_MS : 0)
+    this.queue?.add(key)
   }
 
   private type(world: World, group: string, version: string, resource: string): ResourceType {
