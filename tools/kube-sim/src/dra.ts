@@ -16,6 +16,7 @@ import { CelError, CelMap, compile } from "./cel.ts"
 import type { Cluster } from "./cluster.ts"
 import { StatusError } from "./errors.ts"
 import type { KubeObject, OwnerReference, ResourceType } from "./types.ts"
+import { DebouncedPass } from "./simulation.ts"
 import type { Controller, World } from "./world.ts"
 
 export const PODS_KEY = "/pods"
@@ -522,7 +523,6 @@ export const deallocateClaim = (cluster: Cluster, claim: KubeObject): KubeObject
 // The resource claim controller
 
 const RELEVANT = new Set([PODS_KEY, CLAIMS_KEY, TEMPLATES_KEY])
-const RETRY_PAUSED_MS = 25
 const NAME_ATTEMPTS = 5
 
 /** Shortens `<pod>-<claim>-` to 57 characters, cutting both names in proportion, as the controller does. */
@@ -545,15 +545,11 @@ const controllerPod = (claim: KubeObject): OwnerReference | undefined =>
  */
 export class ResourceClaimController implements Controller {
   readonly name = "resourceclaim-controller"
-  private world: World | undefined
   private unsubscribe: (() => void) | undefined
-  private scheduled = false
-  private stopped = false
-  private timer: ReturnType<typeof setTimeout> | undefined
+  private passes: DebouncedPass | undefined
 
   start(world: World): void {
-    this.world = world
-    this.stopped = false
+    this.passes = new DebouncedPass(this.name, world, () => this.sync(world))
     this.unsubscribe = world.cluster.store.subscribe((change) => {
       if (RELEVANT.has(change.key)) this.kick()
     })
@@ -561,28 +557,12 @@ export class ResourceClaimController implements Controller {
   }
 
   stop(): void {
-    this.stopped = true
     this.unsubscribe?.()
-    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.passes?.stop()
   }
 
   private kick(): void {
-    if (this.scheduled || this.stopped || this.world === undefined) return
-    this.scheduled = true
-    const delay = this.world.faults.delayMs.get(this.name) ?? 0
-    if (delay > 0) this.timer = setTimeout(() => this.run(), delay)
-    else setImmediate(() => this.run())
-  }
-
-  private run(): void {
-    const world = this.world
-    if (this.stopped || world === undefined) return
-    if (world.faults.paused.has(this.name)) {
-      this.timer = setTimeout(() => this.run(), RETRY_PAUSED_MS)
-      return
-    }
-    this.scheduled = false
-    this.sync(world)
+    this.passes?.request()
   }
 
   /** One reconciliation of every pod and claim. */

@@ -16,6 +16,7 @@ import type { Cluster } from "./cluster.ts"
 import * as Dra from "./dra.ts"
 import { StatusError } from "./errors.ts"
 import type { KubeObject, ResourceType } from "./types.ts"
+import { DebouncedPass } from "./simulation.ts"
 import type { Controller, World } from "./world.ts"
 
 type Json = Record<string, unknown>
@@ -258,7 +259,6 @@ export const fitErrorMessage = (nodeCount: number, filterReasons: ReadonlyArray<
 // The scheduler
 
 const RELEVANT = new Set([Dra.PODS_KEY, Dra.NODES_KEY, Dra.CLAIMS_KEY, Dra.SLICES_KEY, Dra.CLASSES_KEY])
-const RETRY_PAUSED_MS = 25
 
 interface Attempt {
   readonly node: KubeObject
@@ -280,17 +280,13 @@ const requestsGpus = (pod: KubeObject): boolean =>
 /** kube-scheduler's default profile (see the module comment for what it leaves out). */
 export class Scheduler implements Controller {
   readonly name = SCHEDULER_NAME
-  private world: World | undefined
   private unsubscribe: (() => void) | undefined
-  private scheduled = false
-  private stopped = false
-  private timer: ReturnType<typeof setTimeout> | undefined
+  private passes: DebouncedPass | undefined
   private readonly arrival = new Map<string, number>()
   private seen = 0
 
   start(world: World): void {
-    this.world = world
-    this.stopped = false
+    this.passes = new DebouncedPass(this.name, world, () => this.pass(world))
     for (const pod of world.cluster.store.list(Dra.PODS_KEY) ?? []) this.arrive(pod)
     this.unsubscribe = world.cluster.store.subscribe((change) => {
       if (!RELEVANT.has(change.key)) return
@@ -304,9 +300,8 @@ export class Scheduler implements Controller {
   }
 
   stop(): void {
-    this.stopped = true
     this.unsubscribe?.()
-    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.passes?.stop()
   }
 
   private arrive(pod: KubeObject): void {
@@ -315,22 +310,7 @@ export class Scheduler implements Controller {
   }
 
   private kick(): void {
-    if (this.scheduled || this.stopped || this.world === undefined) return
-    this.scheduled = true
-    const delay = this.world.faults.delayMs.get(this.name) ?? 0
-    if (delay > 0) this.timer = setTimeout(() => this.run(), delay)
-    else setImmediate(() => this.run())
-  }
-
-  private run(): void {
-    const world = this.world
-    if (this.stopped || world === undefined) return
-    if (world.faults.paused.has(this.name)) {
-      this.timer = setTimeout(() => this.run(), RETRY_PAUSED_MS)
-      return
-    }
-    this.scheduled = false
-    this.pass(world)
+    this.passes?.request()
   }
 
   /** One scheduling pass: claims of pods created on a node, then every pod waiting for one, in queue order. */

@@ -164,3 +164,45 @@ export class ReconcileQueue {
     if (this.pending.size > 0) this.schedule(retry ? RETRY_MS : 0)
   }
 }
+
+/**
+ * A controller's whole-cluster pass, run once (on the next turn, or after the controller's delay fault) however many
+ * changes ask for it; while the controller is paused the pass waits.
+ */
+export class DebouncedPass {
+  private readonly name: string
+  private readonly world: World
+  private readonly pass: () => void
+  private scheduled = false
+  private stopped = false
+  private timer: ReturnType<typeof setTimeout> | undefined
+
+  constructor(name: string, world: World, pass: () => void) {
+    this.name = name
+    this.world = world
+    this.pass = pass
+  }
+
+  request(): void {
+    if (this.scheduled || this.stopped) return
+    this.scheduled = true
+    const delay = this.world.faults.delayMs.get(this.name) ?? 0
+    if (delay > 0) this.timer = setTimeout(() => this.run(), delay)
+    else setImmediate(() => this.run())
+  }
+
+  stop(): void {
+    this.stopped = true
+    if (this.timer !== undefined) clearTimeout(this.timer)
+  }
+
+  private run(): void {
+    if (this.stopped) return
+    if (this.world.faults.paused.has(this.name)) {
+      this.timer = setTimeout(() => this.run(), PAUSE_POLL_MS)
+      return
+    }
+    this.scheduled = false
+    this.pass()
+  }
+}
