@@ -3,8 +3,8 @@
  * service account) through `@kubernetes/client-node`'s `KubeConfig`, requests as raw JSON so no typed decoding drops
  * fields, kinds resolved to resources through discovery.
  *
- * Details: `layerFromKubeconfig` provides both `KubeClient` (get, list, create, delete) and `KubeApi`, which adds what
- * the service tag does not have yet: `listStream` (pages of 500 following `continue` tokens) and `isServed`. Every
+ * Details: `layerFromKubeconfig` provides `KubeClient`: lists are streamed in pages of 500 following
+ * `continue` tokens; discovery answers `isServed` and maps kinds to resources. Every
  * failure is a `KubeError` naming the operation and the object; idempotent verbs retry 429 (honouring
  * `Retry-After`), 503 and connection errors with capped exponential backoff and jitter; a create is sent once.
  * Sleeps and request timeouts run on Effect's `Clock`, so `TestClock` drives them.
@@ -13,7 +13,6 @@
  * an `undici` 8 `Agent`. A namespaced object without a namespace uses the context's namespace (else `default`).
  */
 import { HttpMethod, KubeConfig, RequestContext } from "@kubernetes/client-node"
-import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -25,6 +24,7 @@ import { homedir } from "node:os"
 import { join } from "node:path"
 import type { Dispatcher } from "undici"
 import { defaultRetryPolicy, type RetryEvent, type RetryPolicy, send, type Transport } from "./internal/kube-http.ts"
+import type * as KubeClientNs from "./KubeClient.ts"
 import { describe, KubeClient, KubeError, type KubeObject, type ListQuery, type ObjectRef } from "./KubeClient.ts"
 
 export type { RetryEvent, RetryPolicy } from "./internal/kube-http.ts"
@@ -49,36 +49,18 @@ export interface Options {
 }
 
 /** Options of a paginated list. */
-export interface ListOptions {
-  /** Page size (default 500). */
-  readonly limit?: number | undefined
+export interface ListOptions extends KubeClientNs.ListOptions {
   /** List at this resourceVersion (with `resourceVersionMatch`), for a consistent start of a watch. */
   readonly resourceVersion?: string | undefined
   readonly resourceVersionMatch?: "Exact" | "NotOlderThan" | undefined
 }
 
-/** The Kubernetes access beyond the `KubeClient` tag's current shape. */
-export interface Api {
-  readonly get: (ref: ObjectRef) => Effect.Effect<KubeObject, KubeError>
-  readonly create: (object: KubeObject) => Effect.Effect<KubeObject, KubeError>
-  /** Deletes with foreground propagation; a missing object is success. */
-  readonly delete: (ref: ObjectRef) => Effect.Effect<void, KubeError>
-  /** Every matching object, page by page; a 410 on a `continue` token restarts the list after the last object seen. */
+/** The live client: the `KubeClient` service, whose `listStream` also takes a starting resourceVersion. */
+export interface Live extends KubeClientService {
   readonly listStream: (query: ListQuery, options?: ListOptions) => Stream.Stream<KubeObject, KubeError>
-  /** Whether the API server serves `kind` in `apiVersion`: false only on NotFound of the group-version or a missing kind. */
-  readonly isServed: (apiVersion: string, kind: string) => Effect.Effect<boolean, KubeError>
 }
 
-/** The `Api` as a service, provided by `layerFromKubeconfig` next to `KubeClient`. */
-export class KubeApi extends Context.Service<KubeApi, Api>()("@aicr/core/KubeClientLive/KubeApi") {}
-
-/** `KubeApi.listStream` as a stream that needs the service. */
-export const listStream = (query: ListQuery, options?: ListOptions): Stream.Stream<KubeObject, KubeError, KubeApi> =>
-  Stream.unwrap(Effect.map(Effect.service(KubeApi), (api) => api.listStream(query, options)))
-
-/** `KubeApi.isServed` as an effect that needs the service. */
-export const isServed = (apiVersion: string, kind: string): Effect.Effect<boolean, KubeError, KubeApi> =>
-  Effect.flatMap(Effect.service(KubeApi), (api) => api.isServed(apiVersion, kind))
+type KubeClientService = KubeClient["Service"]
 
 const DEFAULT_SERVICEACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
@@ -260,7 +242,7 @@ export const make = (kc: KubeConfig, options: Omit<Options, "kubeconfig" | "cont
       return body as KubeObject
     })
 
-    const remove = Effect.fn("KubeClientLive.delete")(function*(ref: ObjectRef) {
+    const remove = Effect.fn("KubeClientLive.delete")(function*(ref: ObjectRef, deleteOptions?: KubeClientNs.DeleteOptions) {
       const resource = yield* resolve(ref.apiVersion, ref.kind, `delete ${describe(ref)}`, describe(ref))
       const target = withNamespace(ref, resource)
       yield* send(
@@ -268,7 +250,7 @@ export const make = (kc: KubeConfig, options: Omit<Options, "kubeconfig" | "cont
         {
           method: "DELETE",
           path: objectPath(target, resource),
-          body: { apiVersion: "v1", kind: "DeleteOptions", propagationPolicy: "Foreground" },
+          body: { apiVersion: "v1", kind: "DeleteOptions", propagationPolicy: deleteOptions?.propagation ?? "Foreground" },
           operation: `delete ${describe(target)}`,
           object: describe(target)
         },
@@ -324,22 +306,27 @@ export const make = (kc: KubeConfig, options: Omit<Options, "kubeconfig" | "cont
       return kinds?.has(kind) ?? false
     })
 
-    const api: Api = { get, create, delete: remove, listStream: listStreamImpl, isServed: isServedImpl }
-    return api
+    const notYet = (what: string) => new KubeError({ reason: "Unknown", message: `${what} is not implemented yet` })
+    const live: Live = {
+      get,
+      list: (query) => Stream.runCollect(listStreamImpl(query)),
+      listStream: listStreamImpl,
+      create,
+      delete: remove,
+      waitFor: () => Effect.fail(notYet("waitFor")),
+      logs: () => Stream.fail(notYet("logs")),
+      proxy: () => Effect.fail(notYet("proxy")),
+      isServed: isServedImpl
+    }
+    return live
   })
 
-/** `KubeClient` and `KubeApi` from a kubeconfig, `KUBECONFIG`, `~/.kube/config` or the in-cluster service account. */
-export const layerFromKubeconfig = (options: Options = {}): Layer.Layer<KubeClient | KubeApi, KubeConfigError> =>
-  Layer.effectContext(
+/** `KubeClient` from a kubeconfig, `KUBECONFIG`, `~/.kube/config` or the in-cluster service account. */
+export const layerFromKubeconfig = (options: Options = {}): Layer.Layer<KubeClient, KubeConfigError> =>
+  Layer.effect(
+    KubeClient,
     Effect.gen(function*() {
       const kc = yield* loadKubeConfig(options)
-      const api = yield* make(kc, options)
-      const client = KubeClient.of({
-        get: api.get,
-        list: (query) => Stream.runCollect(api.listStream(query)),
-        create: api.create,
-        delete: api.delete
-      })
-      return Context.make(KubeApi, api).pipe(Context.add(KubeClient, client))
+      return KubeClient.of(yield* make(kc, options))
     })
   )

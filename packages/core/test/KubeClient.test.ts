@@ -44,6 +44,11 @@ const pod = (name: string, namespace: string, labels: Record<string, string> = {
 
 const node: KubeClient.KubeObject = { apiVersion: "v1", kind: "Node", metadata: { name: "gpu-1", labels: { gpu: "true" } } }
 
+const stamped = (object: KubeClient.KubeObject, resourceVersion: string): KubeClient.KubeObject => ({
+  ...object,
+  metadata: { ...object.metadata, resourceVersion }
+})
+
 const names = (objects: ReadonlyArray<KubeClient.KubeObject>) => objects.map((object) => object.metadata.name)
 
 const withStore = <A, E>(
@@ -55,8 +60,8 @@ describe("KubeClient.layerTest", () => {
   it.effect("gets a seeded object, namespaced or cluster-scoped", () =>
     withStore(Effect.gen(function*() {
       const kube = yield* KubeClient.KubeClient
-      expect(yield* kube.get({ apiVersion: "v1", kind: "Pod", namespace: "ns1", name: "a" })).toEqual(pod("a", "ns1", { run: "r1" }))
-      expect(yield* kube.get({ apiVersion: "v1", kind: "Node", name: "gpu-1" })).toEqual(node)
+      expect(yield* kube.get({ apiVersion: "v1", kind: "Pod", namespace: "ns1", name: "a" })).toEqual(stamped(pod("a", "ns1", { run: "r1" }), "1"))
+      expect(yield* kube.get({ apiVersion: "v1", kind: "Node", name: "gpu-1" })).toEqual(stamped(node, "3"))
     })))
 
   it.effect("fails with NotFound for a missing object, naming it", () =>
@@ -78,7 +83,7 @@ describe("KubeClient.layerTest", () => {
     withStore(Effect.gen(function*() {
       const kube = yield* KubeClient.KubeClient
       const created = yield* kube.create(pod("c", "ns1", { run: "r2" }))
-      expect(created).toEqual(pod("c", "ns1", { run: "r2" }))
+      expect(created).toEqual(stamped(pod("c", "ns1", { run: "r2" }), "4"))
       expect(yield* kube.get({ apiVersion: "v1", kind: "Pod", namespace: "ns1", name: "c" })).toEqual(created)
       expect(names(yield* kube.list({ apiVersion: "v1", kind: "Pod", namespace: "ns1" }))).toEqual(["a", "c"])
     })))

@@ -3,6 +3,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
 import * as Ref from "effect/Ref"
 import { TestClock } from "effect/testing"
 import { KubeClient, type KubeObject } from "../src/KubeClient.ts"
@@ -553,8 +554,13 @@ describe("Runner.run: CRD lookups", () => {
         KubeClient.of({
           get: () => Effect.andThen(Deferred.succeed(asked, undefined), Effect.never),
           list: () => Effect.never,
+          listStream: () => Stream.never,
           create: () => Effect.never,
-          delete: () => Effect.never
+          delete: () => Effect.never,
+          waitFor: () => Effect.never,
+          logs: () => Stream.never,
+          proxy: () => Effect.never,
+          isServed: () => Effect.never
         })
       )
       const h = yield* harness({ kube: hanging })
