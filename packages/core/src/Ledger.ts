@@ -27,6 +27,7 @@ import { mkdir, mkdtemp, open, readdir, readFile, rm } from "node:fs/promises"
 import { homedir, hostname, tmpdir } from "node:os"
 import { isAbsolute, join } from "node:path"
 import type { KubeObject, ObjectRef } from "./KubeClient.ts"
+import type { Recorder } from "./RunContext.ts"
 
 /** A ledger file or directory could not be read or written: which path, and the underlying error. */
 export class LedgerError extends Data.TaggedError("LedgerError")<{
@@ -497,6 +498,14 @@ export const make = (directory: string): Effect.Effect<Service> =>
 
     return { directory, begin, intent, created, deleted, releaseFailed, finish, read, runs }
   })
+
+/** The ledger of `runId` as a `RunContext.Recorder`, for `Acquire.acquire`. */
+export const recorder = (ledger: Service, runId: string): Recorder => ({
+  intent: (object) => ledger.intent(runId, object),
+  created: (object) => ledger.created(runId, object),
+  deleted: (ref) => ledger.deleted(runId, ref),
+  releaseFailed: (ref, error) => ledger.releaseFailed(runId, ref, error)
+})
 
 /** The ledger directory from the environment (`AICR_STATE_DIR`, `XDG_STATE_HOME`, `HOME`), see `directoryFrom`. */
 export const directoryConfig = Config.all({

@@ -15,6 +15,7 @@ export type Event =
   | { readonly _tag: "note"; readonly check: string; readonly message: string }
   | { readonly _tag: "check-finished"; readonly check: string; readonly phase: string; readonly status: string; readonly message: string; readonly durationMs: number }
   | { readonly _tag: "phase-finished"; readonly phase: string; readonly status: string }
+  | { readonly _tag: "warning"; readonly check?: string | undefined; readonly message: string }
 
 export class Progress extends Context.Service<Progress, {
   readonly emit: (event: Event) => Effect.Effect<void>
@@ -44,8 +45,14 @@ export const render = (event: Event): string => {
       return `  ${event.check}: ${event.status} (${(event.durationMs / 1000).toFixed(1)}s)${event.message === "" ? "" : ` — ${event.message}`}`
     case "phase-finished":
       return `phase ${event.phase}: ${event.status}`
+    case "warning":
+      return `  ${event.check === undefined ? "" : `${event.check}: `}warning: ${event.message}`
   }
 }
+
+/** Reports a warning (something went wrong that does not change the verdict, such as a failed cleanup). */
+export const warn = (message: string, check?: string) =>
+  Progress.use((progress) => progress.emit({ _tag: "warning", check, message }))
 
 /** Reports a note for `check` (what a plugin is doing now). */
 export const note = (check: string, message: string) =>

@@ -1,15 +1,25 @@
 /**
- * One run's identity, passed to every check: run ID, the labels every object of the run carries, the namespace
- * and the scheduling constraints given on the command line.
+ * One run's identity, passed to every check: run ID, the labels every object of the run carries, the namespace,
+ * the scheduling constraints given on the command line, and where the run's objects are recorded.
  *
- * Details: the run ID is `YYYYMMDD-HHMMSS-<16 hex>`; its first 8 hex digits (`hash`) suffix object names, so
- * `name("aiperf")` gives `aicr-aiperf-1a2b3c4d`, always a DNS-1123 label of at most 63 characters.
+ * Details: the run ID is `YYYYMMDD-HHMMSS-<16 hex>` (upstream's format). Its `hash` is upstream's derivation — the
+ * first 4 bytes of SHA-256 of the run ID, as 8 hex digits — and only suffixes names: `name("aiperf")` gives
+ * `aicr-aiperf-<hash>`, a DNS-1123 label within 63 characters or within a shorter budget when an operator derives
+ * longer names from it. The runner gives each check its own context (`forCheck`), whose labels add
+ * `aicr.nvidia.com/validator`. `recorder` is the run ledger as `Acquire.acquire` sees it.
  */
 import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { createHash } from "node:crypto"
+import type { KubeObject, ObjectRef } from "./KubeClient.ts"
 
 export const LABEL_RUN_ID = "aicr.nvidia.com/run-id"
 export const LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+export const LABEL_VALIDATOR = "aicr.nvidia.com/validator"
+
+/** The environment variable that carries the run ID into a check running elsewhere (an in-cluster Job). */
+export const ENV_RUN_ID = "AICR_RUN_ID"
 
 export interface Toleration {
   readonly key?: string | undefined
@@ -18,19 +28,48 @@ export interface Toleration {
   readonly effect?: "NoSchedule" | "PreferNoSchedule" | "NoExecute" | undefined
 }
 
+/** A run ledger record could not be written; the object it concerned was not created. */
+export interface RecordError {
+  readonly _tag: string
+  readonly message: string
+}
+
+/** Where a run's objects are recorded: before each is created, after it is created, after it is gone. */
+export interface Recorder {
+  readonly intent: (object: KubeObject) => Effect.Effect<void, RecordError>
+  readonly created: (object: KubeObject) => Effect.Effect<void, RecordError>
+  readonly deleted: (ref: ObjectRef) => Effect.Effect<void, RecordError>
+  readonly releaseFailed: (ref: ObjectRef, error: string) => Effect.Effect<void, RecordError>
+}
+
+/** Records nothing (tests and dry runs). */
+export const recordNothing: Recorder = {
+  intent: () => Effect.void,
+  created: () => Effect.void,
+  deleted: () => Effect.void,
+  releaseFailed: () => Effect.void
+}
+
 export interface Shape {
   readonly runId: string
+  /** 8 hex digits: the first 4 bytes of SHA-256 of the run ID. */
   readonly hash: string
   readonly namespace: string
+  /** The check this context belongs to (`forCheck`), if any. */
+  readonly validator: string | undefined
+  /** `aicr.nvidia.com/run-id`, `app.kubernetes.io/managed-by=aicr`, and `aicr.nvidia.com/validator` for a check. */
   readonly labels: Readonly<Record<string, string>>
   readonly nodeSelector: Readonly<Record<string, string>>
   readonly tolerations: ReadonlyArray<Toleration>
-  /** A DNS-1123 object name `aicr-<base>-<hash>`, trimmed to 63 characters. */
-  readonly name: (base: string) => string
+  /** A DNS-1123 object name `aicr-<base>-<hash>` of at most `maxLength` characters (default 63). */
+  readonly name: (base: string, maxLength?: number) => string
+  readonly recorder: Recorder
+  /** The same run seen by one check: its labels carry the check's name. */
+  readonly forCheck: (validator: string) => Shape
 }
 
 export class RunContext extends Context.Service<RunContext, Shape>()("@aicr/core/RunContext") {
-  /** A fixed run for tests: run ID `20260101-000000-0123456789abcdef`, namespace `aicr-validation`. */
+  /** A fixed run for tests: run ID `20260101-000000-0123456789abcdef`, namespace `aicr-validation`, no ledger. */
   static readonly layerTest = (overrides: Partial<MakeOptions> = {}) =>
     Layer.succeed(RunContext, make({ runId: "20260101-000000-0123456789abcdef", ...overrides }))
 }
@@ -38,25 +77,39 @@ export class RunContext extends Context.Service<RunContext, Shape>()("@aicr/core
 export interface MakeOptions {
   readonly runId: string
   readonly namespace?: string | undefined
+  readonly validator?: string | undefined
   readonly nodeSelector?: Readonly<Record<string, string>> | undefined
   readonly tolerations?: ReadonlyArray<Toleration> | undefined
+  readonly recorder?: Recorder | undefined
 }
 
-const RUN_ID = /^\d{8}-\d{6}-([0-9a-f]{16})$/
+const RUN_ID = /^\d{8}-\d{6}-[0-9a-f]{16}$/
+
+/** Whether `value` is a run ID of the form `YYYYMMDD-HHMMSS-<16 hex>`. */
+export const isRunId = (value: string): boolean => RUN_ID.test(value)
+
+/** Upstream's name suffix of a run: the first 4 bytes of SHA-256 of the run ID, as lower-case hex. */
+export const hashOf = (runId: string): string => createHash("sha256").update(runId, "utf8").digest("hex").slice(0, 8)
 
 /** Builds a run context from a run ID (`YYYYMMDD-HHMMSS-<16 hex>`). */
 export const make = (options: MakeOptions): Shape => {
-  const match = RUN_ID.exec(options.runId)
-  if (match === null) throw new Error(`invalid run ID "${options.runId}": expected YYYYMMDD-HHMMSS-<16 hex>`)
-  const hash = match[1]!.slice(0, 8)
+  if (!isRunId(options.runId)) throw new Error(`invalid run ID "${options.runId}": expected YYYYMMDD-HHMMSS-<16 hex>`)
+  const hash = hashOf(options.runId)
   return {
     runId: options.runId,
     hash,
     namespace: options.namespace ?? "aicr-validation",
-    labels: { [LABEL_RUN_ID]: options.runId, [LABEL_MANAGED_BY]: "aicr" },
+    validator: options.validator,
+    labels: {
+      [LABEL_RUN_ID]: options.runId,
+      [LABEL_MANAGED_BY]: "aicr",
+      ...(options.validator === undefined ? {} : { [LABEL_VALIDATOR]: options.validator })
+    },
     nodeSelector: options.nodeSelector ?? {},
     tolerations: options.tolerations ?? [{ operator: "Exists" }],
-    name: (base) => dnsName(base, hash)
+    name: (base, maxLength) => dnsName(base, hash, maxLength),
+    recorder: options.recorder ?? recordNothing,
+    forCheck: (validator) => make({ ...options, validator })
   }
 }
 
@@ -66,10 +119,16 @@ export const generateRunId = (epochMs: number, randomHex: string): string => {
   return `${iso.slice(0, 10).replaceAll("-", "")}-${iso.slice(11, 19).replaceAll(":", "")}-${randomHex}`
 }
 
-/** `aicr-<base>-<hash>` as a DNS-1123 label: lower-cased, invalid characters → `-`, the base cut to fit 63. */
-export const dnsName = (base: string, hash: string): string => {
+/**
+ * `aicr-<base>-<hash>` as a DNS-1123 label of at most `maxLength` characters (default and upper bound 63):
+ * lower-cased, invalid characters → `-`, the base cut to fit.
+ */
+export const dnsName = (base: string, hash: string, maxLength = 63): string => {
+  const limit = Math.min(63, maxLength)
   const cleaned = base.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "")
-  const room = 63 - "aicr-".length - 1 - hash.length
-  const cut = cleaned.slice(0, room).replace(/-+$/, "")
-  return cut === "" ? `aicr-${hash}` : `aicr-${cut}-${hash}`
+  const room = limit - "aicr-".length - 1 - hash.length
+  const cut = room <= 0 ? "" : cleaned.slice(0, room).replace(/-+$/, "")
+  const name = cut === "" ? `aicr-${hash}` : `aicr-${cut}-${hash}`
+  if (name.length > limit) throw new Error(`no name fits in ${limit} characters: aicr-<hash> alone needs ${name.length}`)
+  return name
 }

@@ -6,7 +6,8 @@
  * lookups included) runs in its own scope under its timeout: a timeout, a failure in the error channel, a defect
  * or a `run` result that is not a `CheckOutcome` is `inconclusive`, never a pass, and the scope's releases run in
  * every case. With `failFast`, a phase that failed or was inconclusive skips every later phase. Results are
- * appended to `results` as they finish, so an interrupted run still has what finished.
+ * appended to `results` as they finish, so an interrupted run still has what finished. Each check sees the run's
+ * `RunContext` through `forCheck`, so the objects it acquires carry its name in `aicr.nvidia.com/validator`.
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -17,6 +18,7 @@ import * as Ref from "effect/Ref"
 import * as Semaphore from "effect/Semaphore"
 import { KubeClient } from "./KubeClient.ts"
 import type * as Plan from "./Plan.ts"
+import { RunContext } from "./RunContext.ts"
 import { Progress } from "./Progress.ts"
 import type * as Validator from "./Validator.ts"
 
@@ -115,7 +117,8 @@ const runPlugin = (check: Plan.PlannedCheck, plugin: Validator.AnyValidator, rec
       if (Option.isSome(missing)) return verdict("skipped", missing.value)
     }
     const input = { config: check.config, recipe: recipe.recipe, images: check.images, timeoutMs: check.timeoutMs }
-    return fromOutcome(yield* Effect.scoped(plugin.run(input)))
+    const run = yield* RunContext
+    return fromOutcome(yield* Effect.scoped(plugin.run(input)).pipe(Effect.provideService(RunContext, run.forCheck(check.name))))
   }).pipe(
     Effect.timeoutOption(check.timeoutMs),
     Effect.map(Option.getOrElse(() => verdict("inconclusive", `timed out after ${formatDuration(check.timeoutMs)}; its objects were released`)))

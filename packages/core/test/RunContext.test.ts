@@ -56,23 +56,53 @@ describe("generateRunId", () => {
 
   it("gives an ID make() accepts", () => {
     const runId = RunContext.generateRunId(Date.UTC(2026, 11, 31, 23, 59, 59), "fedcba9876543210")
-    expect(RunContext.make({ runId }).hash).toBe("fedcba98")
+    expect(RunContext.make({ runId }).hash).toBe("3c0bf1d6")
   })
 })
 
 describe("make", () => {
   it("derives hash, labels, defaults and names from the run ID", () => {
     const context = RunContext.make({ runId: "20260101-000000-0123456789abcdef" })
-    expect({ ...context, name: undefined }).toEqual({
+    expect({ ...context, name: undefined, forCheck: undefined }).toEqual({
       runId: "20260101-000000-0123456789abcdef",
-      hash: "01234567",
+      hash: "a77dc7ad",
       namespace: "aicr-validation",
+      validator: undefined,
       labels: { "aicr.nvidia.com/run-id": "20260101-000000-0123456789abcdef", "app.kubernetes.io/managed-by": "aicr" },
       nodeSelector: {},
       tolerations: [{ operator: "Exists" }],
-      name: undefined
+      name: undefined,
+      recorder: RunContext.recordNothing,
+      forCheck: undefined
     })
-    expect(context.name("aiperf")).toBe("aicr-aiperf-01234567")
+    expect(context.name("aiperf")).toBe("aicr-aiperf-a77dc7ad")
+  })
+
+  it("hashes like upstream: the first 4 bytes of SHA-256 of the run ID, not a slice of it", () => {
+    expect(RunContext.hashOf("20260422-145927-2e674d7ee93860ac")).toMatch(/^[0-9a-f]{8}$/)
+    expect(RunContext.hashOf("20260422-145927-2e674d7ee93860ac")).not.toBe("2e674d7e")
+    expect(RunContext.hashOf("20260101-000000-0123456789abcdef")).toBe("a77dc7ad")
+  })
+
+  it("gives each check a context whose labels name it, sharing the run's identity", () => {
+    const run = RunContext.make({ runId: "20260101-000000-0123456789abcdef", namespace: "gpu-checks" })
+    const check = run.forCheck("nccl-all-reduce-bw")
+    expect([check.runId, check.hash, check.namespace, check.validator]).toEqual([run.runId, run.hash, "gpu-checks", "nccl-all-reduce-bw"])
+    expect(check.labels).toEqual({
+      "aicr.nvidia.com/run-id": "20260101-000000-0123456789abcdef",
+      "app.kubernetes.io/managed-by": "aicr",
+      "aicr.nvidia.com/validator": "nccl-all-reduce-bw"
+    })
+    expect(run.labels["aicr.nvidia.com/validator"]).toBeUndefined()
+  })
+
+  it("fits names into a shorter budget an operator derives from", () => {
+    const context = RunContext.make({ runId: "20260101-000000-0123456789abcdef" })
+    expect(context.name("inference-perf-frontend-worker", 28)).toBe("aicr-inference-perf-a77dc7ad")
+    expect(context.name("inference-perf-frontend-worker", 28).length).toBeLessThanOrEqual(28)
+    expect(context.name("x", 200).length).toBeLessThanOrEqual(63)
+    expect(context.name("anything", 13)).toBe("aicr-a77dc7ad")
+    expect(() => context.name("anything", 12)).toThrow("no name fits in 12 characters")
   })
 
   it("keeps the namespace and scheduling constraints given", () => {
@@ -115,7 +145,7 @@ describe("RunContext.layerTest", () => {
       expect([context.runId, context.namespace, context.name("probe")]).toEqual([
         "20260101-000000-0123456789abcdef",
         "aicr-validation",
-        "aicr-probe-01234567"
+        "aicr-probe-a77dc7ad"
       ])
     }).pipe(Effect.provide(RunContext.RunContext.layerTest())))
 

@@ -51,6 +51,8 @@ const trace = (events: ReadonlyArray<Event>): ReadonlyArray<string> =>
         return `finished:${event.check}:${event.status}`
       case "note":
         return `note:${event.check}:${event.message}`
+      case "warning":
+        return `warning:${event.check ?? ""}:${event.message}`
     }
   })
 
