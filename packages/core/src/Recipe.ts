@@ -26,6 +26,7 @@ import {
 } from "./internal/recipe-problems.ts"
 import { parseYamlWithPositions, type ParsedYaml, type YamlPath } from "./internal/yaml-positions.ts"
 import { InputError, pathOf, type Problem } from "./Problem.ts"
+import type { KubeClient } from "./KubeClient.ts"
 
 /** A validation phase that runs checks (same as the catalog's `Phase`). */
 export type Phase = "deployment" | "performance" | "conformance"
@@ -396,9 +397,27 @@ export const parseLocation = (text: string): RecipeLocation | Problem => {
 const isProblem = (value: RecipeLocation | Problem): value is Problem => !("_tag" in value)
 
 export interface LoadOptions {
-  /** Time limit for fetching a URL, in milliseconds (default 30 000). */
+  /** Time limit for fetching a URL or reading a ConfigMap, in milliseconds (default 30 000). */
   readonly timeoutMs?: number | undefined
+  /** Reads a ConfigMap for `cm://` locations (the CLI passes its cluster connection); without it they are refused. */
+  readonly readConfigMap?: ConfigMapReader | undefined
 }
+
+/** Reads ConfigMap `namespace/name`: its `data`, or why it could not. */
+export type ConfigMapReader = (
+  namespace: string,
+  name: string
+) => Effect.Effect<Readonly<Record<string, string>>, { readonly reason: string; readonly message: string }>
+
+/** A `ConfigMapReader` over a `KubeClient`: `data` of the ConfigMap (empty when it has none). */
+export const configMapReader = (kube: KubeClient["Service"]): ConfigMapReader => (namespace, name) =>
+  Effect.map(
+    kube.get({ apiVersion: "v1", kind: "ConfigMap", namespace, name }),
+    (object) => (object["data"] ?? {}) as Readonly<Record<string, string>>
+  )
+
+/** The key a `cm://` recipe is read from when the location names none and the ConfigMap has several (upstream's). */
+export const DEFAULT_CONFIGMAP_KEY = "recipe.yaml"
 
 const inputError = (problem: Problem) => new InputError({ problems: [problem] })
 
@@ -458,23 +477,60 @@ const fetchRecipe = (url: string, timeoutMs: number): Effect.Effect<string, Inpu
     })
   )
 
-const readLocation = (location: RecipeLocation, text: string, timeoutMs: number): Effect.Effect<string, InputError> => {
+const readConfigMapRecipe = (
+  location: Extract<RecipeLocation, { readonly _tag: "ConfigMap" }>,
+  text: string,
+  options: LoadOptions
+): Effect.Effect<string, InputError> => {
+  const object = `ConfigMap ${location.namespace}/${location.name}`
+  const reader = options.readConfigMap
+  if (reader === undefined) {
+    return Effect.fail(inputError({ source: text, message: `cm:// recipes are read from the cluster, and no cluster connection is available here` }))
+  }
+  const timeoutMs = options.timeoutMs ?? 30_000
+  return reader(location.namespace, location.name).pipe(
+    Effect.mapError((error) =>
+      inputError({
+        source: text,
+        message: error.reason === "NotFound"
+          ? `${object} not found on the cluster`
+          : `cannot read ${object}: ${error.message}`
+      })
+    ),
+    Effect.timeoutOrElse({
+      duration: timeoutMs,
+      orElse: () => Effect.fail(inputError({ source: text, message: `reading ${object} timed out after ${timeoutMs / 1000} s` }))
+    }),
+    Effect.flatMap((data) => {
+      const keys = Object.keys(data).sort()
+      const key = location.key ?? (keys.length === 1 ? keys[0]! : DEFAULT_CONFIGMAP_KEY)
+      const value = data[key]
+      if (value !== undefined) return Effect.succeed(value)
+      const has = keys.length === 0 ? "it has no data keys" : `its keys are ${keys.join(", ")}`
+      return Effect.fail(inputError({
+        source: text,
+        message: location.key === undefined
+          ? `${object} has no key "${DEFAULT_CONFIGMAP_KEY}" (${has}); name the key: cm://${location.namespace}/${location.name}/<key>`
+          : `${object} has no key "${key}" (${has})`
+      }))
+    })
+  )
+}
+
+const readLocation = (location: RecipeLocation, text: string, options: LoadOptions): Effect.Effect<string, InputError> => {
   switch (location._tag) {
     case "File":
       return readRecipeFile(location.path)
     case "Url":
-      return fetchRecipe(location.url, timeoutMs)
+      return fetchRecipe(location.url, options.timeoutMs ?? 30_000)
     case "ConfigMap":
-      return Effect.fail(inputError({
-        source: text,
-        message: `cm:// recipes are read from the cluster and need the kube layer, which is not available in this ` +
-          `version; save the recipe from ConfigMap ${location.namespace}/${location.name} to a file and pass its path`
-      }))
+      return readConfigMapRecipe(location, text, options)
   }
 }
 
 /**
- * Loads a recipe from a file path, an http(s) URL or (once the kube layer exists) a `cm://` ConfigMap.
+ * Loads a recipe from a file path, an http(s) URL or a `cm://namespace/name[/key]` ConfigMap (with
+ * `options.readConfigMap`; without a key, the only key or else `recipe.yaml`).
  *
  * Details: fails with an `InputError` listing every problem of the location and the document; warnings
  * (an overlay's unresolved base chain, an unknown apiVersion) come with the loaded recipe.
@@ -482,7 +538,7 @@ const readLocation = (location: RecipeLocation, text: string, timeoutMs: number)
 export const load = (location: string, options: LoadOptions = {}): Effect.Effect<LoadedRecipe, InputError> => {
   const parsed = parseLocation(location)
   if (isProblem(parsed)) return Effect.fail(inputError(parsed))
-  return readLocation(parsed, location, options.timeoutMs ?? 30_000).pipe(
+  return readLocation(parsed, location, options).pipe(
     Effect.flatMap((text) => {
       const result = parseRecipe(text, location)
       return result._tag === "Ok" ? Effect.succeed(result.loaded) : Effect.fail(new InputError({ problems: result.problems }))
@@ -500,7 +556,7 @@ export const loadWithProblems = (
 ): Effect.Effect<{ readonly loaded?: LoadedRecipe | undefined; readonly problems: ReadonlyArray<Problem> }> => {
   const parsed = parseLocation(location)
   if (isProblem(parsed)) return Effect.succeed({ problems: [parsed] })
-  return readLocation(parsed, location, options.timeoutMs ?? 30_000).pipe(
+  return readLocation(parsed, location, options).pipe(
     Effect.map((text) => {
       const result = parseRecipe(text, location)
       return result._tag === "Ok" ? { loaded: result.loaded, problems: [] } : { loaded: result.partial, problems: result.problems }

@@ -1,11 +1,16 @@
 import { it as effectIt } from "@effect/vitest"
+import { startSim, type Sim } from "@aicr/kube-sim"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { readFileSync } from "node:fs"
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Problem from "../src/Problem.ts"
+import { KubeClient } from "../src/KubeClient.ts"
+import * as KubeClientLive from "../src/KubeClientLive.ts"
 import * as Recipe from "../src/Recipe.ts"
 
 const fixturePath = (name: string) => fileURLToPath(new URL(`./fixtures/recipes/${name}`, import.meta.url))
@@ -728,15 +733,11 @@ describe("load", () => {
       expect(error.problems[0]?.message).toMatch(/^cannot fetch the recipe: .*ECONNREFUSED/)
     }))
 
-  effectIt.effect("fails for cm:// until the kube layer exists", () =>
+  effectIt.effect("refuses cm:// without a cluster connection", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(Recipe.load("cm://aicr-validation/recipe"))
       expect(error.problems).toEqual([
-        {
-          source: "cm://aicr-validation/recipe",
-          message: "cm:// recipes are read from the cluster and need the kube layer, which is not available in this " +
-            "version; save the recipe from ConfigMap aicr-validation/recipe to a file and pass its path"
-        }
+        { source: "cm://aicr-validation/recipe", message: "cm:// recipes are read from the cluster, and no cluster connection is available here" }
       ])
     }))
 
@@ -744,5 +745,72 @@ describe("load", () => {
     Effect.gen(function*() {
       const error = yield* Effect.flip(Recipe.load("cm://NS/x"))
       expect(error.problems[0]?.message).toContain("namespace \"NS\" is not a DNS-1123 label")
+    }))
+})
+
+describe("load from a ConfigMap (cm://) on kube-sim", () => {
+  let sim: Sim
+  beforeAll(async () => {
+    sim = await startSim()
+    const text = readFileSync(fixturePath("v0.11.1--h100-eks-ubuntu-training.yaml"), "utf8")
+    sim.seed([
+      { apiVersion: "v1", kind: "Namespace", metadata: { name: "recipes" } },
+      { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "only", namespace: "recipes" }, data: { "eks.yaml": text } },
+      { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "upstream", namespace: "recipes" }, data: { "recipe.yaml": text, "snapshot.yaml": "{}" } },
+      { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "two", namespace: "recipes" }, data: { "a.yaml": text, "b.yaml": "{}" } },
+      { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "broken", namespace: "recipes" }, data: { "recipe.yaml": "kind: RecipeResult\nvalidation: [" } }
+    ])
+  })
+  afterAll(() => sim.stop())
+
+  const withReader = <A, E>(use: (options: Recipe.LoadOptions) => Effect.Effect<A, E>) =>
+    Effect.scoped(Effect.gen(function*() {
+      const context = yield* Layer.build(KubeClientLive.layerFromKubeconfig({ kubeconfig: sim.kubeconfigPath }))
+      return yield* use({ readConfigMap: Recipe.configMapReader(Context.get(context, KubeClient)) })
+    }))
+
+  effectIt.effect("reads the only key, recipe.yaml among several, or the key named", () =>
+    withReader((options) =>
+      Effect.gen(function*() {
+        for (const location of ["cm://recipes/only", "cm://recipes/upstream", "cm://recipes/two/a.yaml"]) {
+          const loaded = yield* Recipe.load(location, options)
+          expect([loaded.source, Recipe.checksOf(loaded.recipe, "performance")]).toEqual([location, ["nccl-all-reduce-bw"]])
+        }
+      })
+    ))
+
+  effectIt.effect("names a missing ConfigMap, a missing key and a ConfigMap with several keys and no recipe.yaml", () =>
+    withReader((options) =>
+      Effect.gen(function*() {
+        const problems = yield* Effect.forEach(
+          ["cm://recipes/absent", "cm://recipes/only/recipe.yaml", "cm://recipes/two", "cm://nowhere/x"],
+          (location) => Effect.map(Effect.flip(Recipe.load(location, options)), (error) => error.problems)
+        )
+        expect(problems).toEqual([
+          [{ source: "cm://recipes/absent", message: "ConfigMap recipes/absent not found on the cluster" }],
+          [{ source: "cm://recipes/only/recipe.yaml", message: "ConfigMap recipes/only has no key \"recipe.yaml\" (its keys are eks.yaml)" }],
+          [{ source: "cm://recipes/two", message: "ConfigMap recipes/two has no key \"recipe.yaml\" (its keys are a.yaml, b.yaml); name the key: cm://recipes/two/<key>" }],
+          [{ source: "cm://nowhere/x", message: "ConfigMap nowhere/x not found on the cluster" }]
+        ])
+      })
+    ))
+
+  effectIt.effect("reports a malformed recipe in a ConfigMap with its location and line", () =>
+    withReader((options) =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(Recipe.load("cm://recipes/broken", options))
+        expect(error.problems[0]?.source).toBe("cm://recipes/broken")
+        expect(error.problems[0]?.line).toBe(2)
+      })
+    ))
+
+  effectIt.effect("says why a ConfigMap could not be read (Forbidden)", () =>
+    Effect.gen(function*() {
+      const reader: Recipe.ConfigMapReader = () => Effect.fail({ reason: "Forbidden", message: "get ConfigMap recipes/only: forbidden: User \"viewer\" cannot get resource \"configmaps\"" })
+      const error = yield* Effect.flip(Recipe.load("cm://recipes/only", { readConfigMap: reader }))
+      expect(error.problems).toEqual([{
+        source: "cm://recipes/only",
+        message: "cannot read ConfigMap recipes/only: get ConfigMap recipes/only: forbidden: User \"viewer\" cannot get resource \"configmaps\""
+      }])
     }))
 })
