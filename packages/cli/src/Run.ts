@@ -1,10 +1,13 @@
 import * as Ctrf from "@aicr/core/Ctrf"
 import * as ExitCode from "@aicr/core/ExitCode"
 import { KubeClient } from "@aicr/core/KubeClient"
+import * as KubeClientLive from "@aicr/core/KubeClientLive"
+import * as Ledger from "@aicr/core/Ledger"
 import { Progress } from "@aicr/core/Progress"
 import * as RunContext from "@aicr/core/RunContext"
 import * as Runner from "@aicr/core/Runner"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -13,9 +16,6 @@ import { randomBytes } from "node:crypto"
 import * as Output from "./Output.ts"
 import * as Render from "./Render.ts"
 import type * as Validate from "./Validate.ts"
-
-/** This version has no Kubernetes client yet; every cluster call says so. */
-export const NO_CLUSTER = "Kubernetes access is not available in this version of aicr (the kube layer is not implemented yet)"
 
 const STATUS: Record<Runner.Status, Ctrf.Status> = { passed: "passed", failed: "failed", skipped: "skipped", inconclusive: "other" }
 
@@ -33,41 +33,76 @@ export const toTest = (result: Runner.CheckResult): Ctrf.TestResult => ({
 
 export interface RunOptions {
   readonly failFast: boolean
-  readonly output?: string | undefined
-  readonly junit?: string | undefined
+  readonly kubeconfig?: string | undefined
+  readonly context?: string | undefined
   readonly write: (report: Ctrf.Report) => Effect.Effect<ReadonlyArray<string>>
-  readonly kube?: Layer.Layer<KubeClient> | undefined
+  /** The cluster connection (default: from `kubeconfig` / `context`, `KUBECONFIG`, `~/.kube/config` or in-cluster). */
+  readonly kube?: Layer.Layer<KubeClient, KubeClientLive.KubeConfigError> | undefined
+  /** The run ledger (default: the state directory from `AICR_STATE_DIR` / `XDG_STATE_HOME`). */
+  readonly ledger?: Layer.Layer<Ledger.Ledger> | undefined
 }
 
+/** A top-level error before any check ran: a message and the exit code. */
+const stop = (message: string, code: number) =>
+  Effect.sync(() => {
+    Output.stderr(`error: ${message}\n`)
+    return code
+  })
+
 /**
- * Runs the plan with the local runner and writes the reports — also when interrupted, in which case the
- * finished checks keep their results and the others are inconclusive.
+ * Connects to the cluster, opens the run's ledger, runs the plan with the local runner and writes the reports —
+ * also when interrupted, in which case the finished checks keep their results and the others are inconclusive.
+ * A connection that cannot be made or used ends the run before any check, with the exit code of its reason.
  */
 export const run = (inputs: Validate.Inputs, options: RunOptions) =>
-  Effect.gen(function*() {
-    const results = yield* Ref.make<ReadonlyArray<Runner.CheckResult>>([])
+  Effect.scoped(Effect.gen(function*() {
     const start = yield* Clock.currentTimeMillis
-    const runId = RunContext.generateRunId(start, randomBytes(8).toString("hex"))
+    const runId = inputs.runId ?? RunContext.generateRunId(start, randomBytes(8).toString("hex"))
     Output.stderr(`run ${runId}\n`)
-    const context = RunContext.make({ runId, nodeSelector: inputs.nodeSelector, tolerations: inputs.tolerations })
+
+    const connection = yield* Effect.result(Layer.build(options.kube ?? KubeClientLive.layerFromKubeconfig({ kubeconfig: options.kubeconfig, context: options.context })))
+    if (connection._tag === "Failure") return yield* stop(connection.failure.message, ExitCode.InvalidInput)
+    const kube = Context.get(connection.success, KubeClient)
+    const reachable = yield* Effect.result(kube.isServed("v1", "Namespace"))
+    if (reachable._tag === "Failure") {
+      return yield* stop(`cannot use the cluster: ${reachable.failure.message}`, ExitCode.fromKubeReason(reachable.failure.reason))
+    }
+
+    const ledgerContext = yield* Layer.build(options.ledger ?? Ledger.Ledger.layer).pipe(Effect.result)
+    if (ledgerContext._tag === "Failure") return yield* stop(`cannot find the run ledger's directory: ${String(ledgerContext.failure)}`, ExitCode.InvalidInput)
+    const ledger = Context.get(ledgerContext.success, Ledger.Ledger)
+    const begun = yield* Effect.result(ledger.begin(runId, { aicrVersion: inputs.build.version }))
+    if (begun._tag === "Failure") {
+      return yield* stop(`${begun.failure.message}; set AICR_STATE_DIR to a writable directory (nothing was changed on the cluster)`, ExitCode.InvalidInput)
+    }
+
+    const results = yield* Ref.make<ReadonlyArray<Runner.CheckResult>>([])
+    const context = RunContext.make({
+      runId,
+      nodeSelector: inputs.nodeSelector,
+      tolerations: inputs.tolerations,
+      recorder: Ledger.recorder(ledger, runId)
+    })
     const layer = Layer.mergeAll(
       Layer.succeed(RunContext.RunContext, context),
-      options.kube ?? KubeClient.layerUnavailable(NO_CLUSTER),
+      Layer.succeedContext(connection.success),
       Progress.layerLines((line) => Output.stderr(`${line}\n`))
     )
     const finish = (exit: Exit.Exit<ReadonlyArray<Runner.CheckResult>>) =>
       Effect.gen(function*() {
-        const stop = yield* Clock.currentTimeMillis
+        const stoppedAt = yield* Clock.currentTimeMillis
         const interrupted = !Exit.isSuccess(exit)
-        const final = Exit.isSuccess(exit) ? exit.value : Runner.completeInterrupted(inputs.plan, yield* Ref.get(results), stop)
+        const final = Exit.isSuccess(exit) ? exit.value : Runner.completeInterrupted(inputs.plan, yield* Ref.get(results), stoppedAt)
         const report = Ctrf.build({
           version: inputs.build.version,
           start,
-          stop,
+          stop: stoppedAt,
           tests: final.map(toTest),
           environment: { appName: "aicr", appVersion: inputs.build.version, extra: { runId, ...(interrupted ? { interrupted: true } : {}) } }
         })
         const written = yield* options.write(report)
+        const finished = yield* Effect.result(ledger.finish(runId))
+        if (finished._tag === "Failure") Output.stderr(`warning: ${finished.failure.message}\n`)
         Output.stderr(Render.summary(final, interrupted))
         for (const path of written) Output.stderr(`wrote ${path}\n`)
         return ExitCode.fromReport(report)
@@ -78,5 +113,4 @@ export const run = (inputs: Validate.Inputs, options: RunOptions) =>
       Effect.onExit((exit) => Effect.flatMap(finish(exit), (value) => Ref.set(code, value)))
     )
     return yield* Ref.get(code)
-  })
-
+  }))

@@ -2,12 +2,17 @@ import * as Catalog from "@aicr/core/Catalog"
 import * as Ctrf from "@aicr/core/Ctrf"
 import * as ExitCode from "@aicr/core/ExitCode"
 import * as Image from "@aicr/core/Image"
+import { KubeClient } from "@aicr/core/KubeClient"
+import * as KubeClientLive from "@aicr/core/KubeClientLive"
 import * as Junit from "@aicr/core/Junit"
 import * as Plan from "@aicr/core/Plan"
 import * as Problem from "@aicr/core/Problem"
 import * as Recipe from "@aicr/core/Recipe"
+import * as RunContext from "@aicr/core/RunContext"
 import type * as Validator from "@aicr/core/Validator"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs"
 import { dirname, resolve } from "node:path"
 import * as BuildInfo from "./BuildInfo.ts"
@@ -34,10 +39,21 @@ export interface Options {
 
 export interface Inputs {
   readonly plan: Plan.Plan
+  /** The run ID given in `AICR_RUN_ID` (a run continued elsewhere), else one is generated when the run starts. */
+  readonly runId: string | undefined
   readonly nodeSelector: Readonly<Record<string, string>>
   readonly tolerations: ReturnType<typeof Scheduling.parseTolerations>["tolerations"]
   readonly build: BuildInfo.BuildInfo
 }
+
+/** Reads `cm://` recipes through a connection made from `--kubeconfig` / `--context` for the one read. */
+const clusterConfigMaps = (options: Pick<Options, "kubeconfig" | "context">, cwd: string): Recipe.ConfigMapReader => (namespace, name) =>
+  Effect.scoped(Effect.gen(function*() {
+    const connection = yield* Layer.build(
+      KubeClientLive.layerFromKubeconfig({ kubeconfig: options.kubeconfig === undefined ? undefined : resolve(cwd, options.kubeconfig), context: options.context })
+    ).pipe(Effect.mapError((error) => ({ reason: "Config", message: error.message })))
+    return yield* Recipe.configMapReader(Context.get(connection, KubeClient))(namespace, name)
+  }))
 
 const byLine = (a: Problem.Problem, b: Problem.Problem) => (a.line ?? Infinity) - (b.line ?? Infinity) || (a.column ?? 0) - (b.column ?? 0)
 
@@ -57,6 +73,11 @@ export const prepare = (options: Options, cwd: string, env: NodeJS.ProcessEnv) =
     const tolerations = Scheduling.parseTolerations(options.tolerations)
     problems.push(...tolerations.problems)
     problems.push(...Image.envProblems(env))
+    const givenRunId = env[RunContext.ENV_RUN_ID]
+    const runId = givenRunId === undefined || givenRunId === "" ? undefined : givenRunId
+    if (runId !== undefined && !RunContext.isRunId(runId)) {
+      problems.push({ source: RunContext.ENV_RUN_ID, message: `"${runId}" is not a run ID: expected YYYYMMDD-HHMMSS-<16 hex>, e.g. 20260422-145927-2e674d7ee93860ac` })
+    }
     for (const [flag, file] of [["--kubeconfig", options.kubeconfig], ["--output", options.output], ["--junit", options.junit]] as const) {
       if (file === undefined || file === "-") continue
       const path = resolve(cwd, file)
@@ -67,7 +88,7 @@ export const prepare = (options: Options, cwd: string, env: NodeJS.ProcessEnv) =
       }
     }
 
-    const recipe = yield* Recipe.loadWithProblems(options.recipe)
+    const recipe = yield* Recipe.loadWithProblems(options.recipe, { readConfigMap: clusterConfigMaps(options, cwd) })
 
     let catalog = Catalog.embedded()
     if (options.catalog !== undefined) {
@@ -98,7 +119,7 @@ export const prepare = (options: Options, cwd: string, env: NodeJS.ProcessEnv) =
     const planProblems = planned._tag === "Problems" ? planned.problems.filter((problem) => !recipePaths.has(problem.path)) : []
     const all = [...recipe.problems, ...planProblems].sort(byLine).concat(problems)
     if (planned._tag === "Problems" || all.length > 0) return yield* Effect.fail(inputErrors(all))
-    return { plan: planned.plan, nodeSelector: selector.selector, tolerations: tolerations.tolerations, build } satisfies Inputs
+    return { plan: planned.plan, runId, nodeSelector: selector.selector, tolerations: tolerations.tolerations, build } satisfies Inputs
   })
 
 /** Writes the CTRF and JUnit reports the user asked for. */

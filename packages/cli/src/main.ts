@@ -7,6 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import { Command, Flag } from "effect/cli"
+import { resolve } from "node:path"
 import * as BuildInfo from "./BuildInfo.ts"
 import * as Output from "./Output.ts"
 import * as Render from "./Render.ts"
@@ -21,7 +22,7 @@ const validate = Command.make(
   {
     recipe: Flag.String("recipe").pipe(Flag.withAlias("r"), Flag.withDescription("Recipe: a file (YAML or JSON), an http(s) URL, or cm://namespace/name")),
     phase: many("phase", "Phase to run: deployment, performance, conformance or all (repeatable; default all)"),
-    dryRun: Flag.Boolean("dry-run").pipe(Flag.withDescription("Print the plan and stop; touches no cluster"), Flag.withDefault(false)),
+    dryRun: Flag.Boolean("dry-run").pipe(Flag.withDescription("Print the plan and stop; changes nothing on the cluster (a cm:// recipe is read)"), Flag.withDefault(false)),
     output: maybe(Flag.String("output").pipe(Flag.withAlias("o"), Flag.withDescription("Write the CTRF JSON report to this file (- for stdout)"))),
     junit: maybe(Flag.String("junit").pipe(Flag.withDescription("Write a JUnit XML report to this file"))),
     catalog: maybe(Flag.String("catalog").pipe(Flag.withDescription("A ValidatorCatalog file merged by name over the embedded catalog"))),
@@ -65,10 +66,34 @@ const validate = Command.make(
       const Run = yield* Effect.promise(() => import("./Run.ts"))
       process.exitCode = yield* Run.run(inputs, {
         failFast: options.failFast,
+        kubeconfig: options.kubeconfig === undefined ? undefined : resolve(cwd, options.kubeconfig),
+        context: options.context,
         write: (report) => Validation.writeReports(report, options, cwd)
       })
     })
 ).pipe(Command.withDescription("Validate a cluster against a recipe: run its checks by phase and report an evidence-backed verdict"))
+
+const cleanup = Command.make(
+  "cleanup",
+  {
+    run: maybe(Flag.String("run").pipe(Flag.withDescription("The run ID whose objects to remove (printed by aicr validate as `run <ID>`)"))),
+    stale: Flag.Boolean("stale").pipe(Flag.withDescription("Remove the objects of every run in this machine's ledger whose process is gone"), Flag.withDefault(false)),
+    yes: Flag.Boolean("yes").pipe(Flag.withAlias("y"), Flag.withDescription("Delete what was found (without it, only list)"), Flag.withDefault(false)),
+    kubeconfig: maybe(Flag.String("kubeconfig").pipe(Flag.withAlias("k"), Flag.withDescription("Kubeconfig file (default: KUBECONFIG or ~/.kube/config)"))),
+    context: maybe(Flag.String("context").pipe(Flag.withDescription("Kubeconfig context to use"))),
+    timeout: maybe(Flag.String("timeout").pipe(Flag.withDescription("How long to wait for deleted objects to be gone (default 2m)")))
+  },
+  (input) =>
+    Effect.gen(function*() {
+      const Cleanup = yield* Effect.promise(() => import("./Cleanup.ts"))
+      process.exitCode = yield* Cleanup.cleanup({
+        ...input,
+        kubeconfig: input.kubeconfig === undefined ? undefined : resolve(process.cwd(), input.kubeconfig)
+      })
+    })
+).pipe(Command.withDescription(
+  "Remove what runs left on the cluster (after kill -9, a lost connection or a failed release), found from the run ledger and the aicr.nvidia.com/run-id labels; exit 0 when nothing is left, 1 when something remains, 2 for usage errors"
+))
 
 const catalogList = Command.make("list", {}, () =>
   Effect.map(Effect.promise(() => import("./CatalogList.ts")), (CatalogList) => CatalogList.print())).pipe(Command.withDescription("List the checks of the embedded catalog by phase"))
@@ -89,7 +114,7 @@ const root = Command.make("aicr").pipe(
     "aicr tells whether a GPU Kubernetes cluster really delivers what its recipe promises.\n\nExit codes:\n" +
       ExitCode.describe().map((entry) => `  ${String(entry.code).padStart(3)}  ${entry.meaning}`).join("\n")
   ),
-  Command.withSubcommands([validate, catalog, version])
+  Command.withSubcommands([validate, cleanup, catalog, version])
 )
 
 let signal: "SIGINT" | "SIGTERM" | undefined

@@ -4,7 +4,9 @@
  * fields, kinds resolved to resources through discovery.
  *
  * Details: `layerFromKubeconfig` provides `KubeClient`: lists are streamed in pages of 500 following
- * `continue` tokens; discovery answers `isServed` and maps kinds to resources. Every
+ * `continue` tokens; discovery answers `isServed` and maps kinds to resources. `waitFor` lists the one object and
+ * watches it from the list's resourceVersion, reopening a dropped watch from the last resourceVersion seen and
+ * listing again only on 410; logs and service-proxy bodies are streamed, their requests aborted on cancellation. Every
  * failure is a `KubeError` naming the operation and the object; idempotent verbs retry 429 (honouring
  * `Retry-After`), 503 and connection errors with capped exponential backoff and jitter; a create is sent once.
  * Sleeps and request timeouts run on Effect's `Clock`, so `TestClock` drives them.
@@ -24,6 +26,8 @@ import { homedir } from "node:os"
 import { join } from "node:path"
 import type { Dispatcher } from "undici"
 import { defaultRetryPolicy, type RetryEvent, type RetryPolicy, send, type Transport } from "./internal/kube-http.ts"
+import * as KubeStream from "./internal/kube-stream.ts"
+import * as KubeWatch from "./internal/kube-watch.ts"
 import type * as KubeClientNs from "./KubeClient.ts"
 import { describe, KubeClient, KubeError, type KubeObject, type ListQuery, type ObjectRef } from "./KubeClient.ts"
 
@@ -306,16 +310,27 @@ export const make = (kc: KubeConfig, options: Omit<Options, "kubeconfig" | "cont
       return kinds?.has(kind) ?? false
     })
 
-    const notYet = (what: string) => new KubeError({ reason: "Unknown", message: `${what} is not implemented yet` })
+    const waitFor = Effect.fn("KubeClientLive.waitFor")(function*(
+      ref: ObjectRef,
+      predicate: (object: KubeObject | undefined) => boolean,
+      waitOptions: KubeClientNs.WaitOptions
+    ) {
+      const locate = Effect.map(resolve(ref.apiVersion, ref.kind, `wait for ${describe(ref)}`, describe(ref)), (resource): KubeWatch.Target => {
+        const target = withNamespace(ref, resource)
+        return { ref: target, collection: collectionPath(ref.apiVersion, resource, target.namespace) }
+      })
+      return yield* KubeWatch.waitFor(transport, ref, locate, predicate, waitOptions)
+    })
+
     const live: Live = {
       get,
       list: (query) => Stream.runCollect(listStreamImpl(query)),
       listStream: listStreamImpl,
       create,
       delete: remove,
-      waitFor: () => Effect.fail(notYet("waitFor")),
-      logs: () => Stream.fail(notYet("logs")),
-      proxy: () => Effect.fail(notYet("proxy")),
+      waitFor,
+      logs: (pod, logOptions) => KubeStream.logs(transport, pod, logOptions),
+      proxy: (request) => KubeStream.proxy(transport, request),
       isServed: isServedImpl
     }
     return live

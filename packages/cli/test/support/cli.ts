@@ -35,9 +35,19 @@ export interface CliResult {
  */
 const environment = (env: CliOptions["env"]): NodeJS.ProcessEnv => {
   const inherited = Object.fromEntries(
-    Object.entries(process.env).filter(([key]) => !key.startsWith("AICR_") && key !== "FORCE_COLOR")
+    Object.entries(process.env).filter(([key]) => !key.startsWith("AICR_") && key !== "FORCE_COLOR" && key !== "KUBECONFIG")
   )
-  return { ...inherited, NO_COLOR: "1", AICR_COMMIT: COMMIT, ...env }
+  return { ...inherited, NO_COLOR: "1", AICR_COMMIT: COMMIT, ...cluster, ...env }
+}
+
+let cluster: Readonly<Record<string, string>> = {}
+
+/**
+ * Points every later CLI run at a cluster and a ledger directory (`KUBECONFIG`, `AICR_STATE_DIR`); the user's own
+ * `KUBECONFIG` is never inherited.
+ */
+export const useCluster = (kubeconfig: string, stateDir: string): void => {
+  cluster = { KUBECONFIG: kubeconfig, AICR_STATE_DIR: stateDir }
 }
 
 /** Runs `aicr ...args` to completion with the Node that runs the tests (Node 24) and returns its exit and output. */
