@@ -409,7 +409,7 @@ export class ApiServer {
   readonly faults: Faults
   readonly logs = new Logs()
   private readonly proxies = new Map<string, ProxyHandler>()
-  private readonly openWatches = new Set<ServerResponse>()
+  private readonly openWatches = new Map<ServerResponse, () => void>()
   /** Streams (watches, followed logs) are audited when they start, not when they end. */
   private readonly streaming = new WeakMap<ServerResponse, () => void>()
 
@@ -440,7 +440,7 @@ export class ApiServer {
 
   /** Ends every open watch stream (server shutdown). */
   closeWatches(): void {
-    for (const response of this.openWatches) response.end()
+    for (const close of [...this.openWatches.values()]) close()
     this.openWatches.clear()
   }
 
@@ -988,7 +988,6 @@ export class ApiServer {
     response.writeHead(200, { "Content-Type": table ? Table.TABLE_CONTENT_TYPE : "application/json", "Transfer-Encoding": "chunked", "Cache-Control": "no-cache, private" })
     response.flushHeaders()
     this.streaming.get(response)?.()
-    this.openWatches.add(response)
     let sent = 0
     let closed = false
     let dropping = false
@@ -1004,6 +1003,7 @@ export class ApiServer {
       if (destroy) response.destroy()
       else response.end()
     }
+    this.openWatches.set(response, () => close())
     request.on("close", () => close())
     const send = (eventType: string, object: unknown) => {
       if (closed || dropping) return
