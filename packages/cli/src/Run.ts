@@ -35,12 +35,32 @@ export interface RunOptions {
   readonly failFast: boolean
   readonly kubeconfig?: string | undefined
   readonly context?: string | undefined
+  /** A kube-sim profile (name or file): start a simulated cluster on loopback and run against it. */
+  readonly simulate?: string | undefined
   readonly write: (report: Ctrf.Report) => Effect.Effect<ReadonlyArray<string>>
   /** The cluster connection (default: from `kubeconfig` / `context`, `KUBECONFIG`, `~/.kube/config` or in-cluster). */
   readonly kube?: Layer.Layer<KubeClient, KubeClientLive.KubeConfigError> | undefined
   /** The run ledger (default: the state directory from `AICR_STATE_DIR` / `XDG_STATE_HOME`). */
   readonly ledger?: Layer.Layer<Ledger.Ledger> | undefined
 }
+
+/** Starts kube-sim with `profile` on loopback for the rest of the scope (the module is loaded only here). */
+const startSimulation = (profile: string) =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const Sim = await import("@aicr/kube-sim")
+      const sim = await Sim.startSim({ profile })
+      Output.stderr(`simulated cluster: kube-sim profile ${sim.profile?.name ?? profile} at ${sim.url}\n`)
+      const leftovers = (runId: string): ReadonlyArray<string> =>
+        sim.cluster.store.keys().flatMap((key) =>
+          (sim.cluster.store.list(key) ?? [])
+            .filter((object) => object.metadata.labels?.[RunContext.LABEL_RUN_ID] === runId)
+            .map((object) => `${object.kind} ${object.metadata.namespace === undefined ? "" : `${object.metadata.namespace}/`}${object.metadata.name}`)
+        )
+      return { sim, kubeconfigPath: sim.kubeconfigPath, profile: sim.profile?.name ?? profile, leftovers }
+    }),
+    ({ sim }) => Effect.promise(() => sim.stop())
+  )
 
 /** A top-level error before any check ran: a message and the exit code. */
 const stop = (message: string, code: number) =>
@@ -60,7 +80,10 @@ export const run = (inputs: Validate.Inputs, options: RunOptions) =>
     const runId = inputs.runId ?? RunContext.generateRunId(start, randomBytes(8).toString("hex"))
     Output.stderr(`run ${runId}\n`)
 
-    const connection = yield* Effect.result(Layer.build(options.kube ?? KubeClientLive.layerFromKubeconfig({ kubeconfig: options.kubeconfig, context: options.context })))
+    const simulated = options.simulate === undefined ? undefined : yield* startSimulation(options.simulate)
+    const connection = yield* Effect.result(Layer.build(
+      options.kube ?? KubeClientLive.layerFromKubeconfig(simulated === undefined ? { kubeconfig: options.kubeconfig, context: options.context } : { kubeconfig: simulated.kubeconfigPath })
+    ))
     if (connection._tag === "Failure") return yield* stop(connection.failure.message, ExitCode.InvalidInput)
     const kube = Context.get(connection.success, KubeClient)
     const reachable = yield* Effect.result(kube.isServed("v1", "Namespace"))
@@ -68,7 +91,7 @@ export const run = (inputs: Validate.Inputs, options: RunOptions) =>
       return yield* stop(`cannot use the cluster: ${reachable.failure.message}`, ExitCode.fromKubeReason(reachable.failure.reason))
     }
 
-    const ledgerContext = yield* Layer.build(options.ledger ?? Ledger.Ledger.layer).pipe(Effect.result)
+    const ledgerContext = yield* Layer.build(options.ledger ?? (simulated === undefined ? Ledger.Ledger.layer : Ledger.Ledger.layerTest)).pipe(Effect.result)
     if (ledgerContext._tag === "Failure") return yield* stop(`cannot find the run ledger's directory: ${String(ledgerContext.failure)}`, ExitCode.InvalidInput)
     const ledger = Context.get(ledgerContext.success, Ledger.Ledger)
     const begun = yield* Effect.result(ledger.begin(runId, { aicrVersion: inputs.build.version }))
@@ -98,12 +121,19 @@ export const run = (inputs: Validate.Inputs, options: RunOptions) =>
           start,
           stop: stoppedAt,
           tests: final.map(toTest),
-          environment: { appName: "aicr", appVersion: inputs.build.version, extra: { runId, ...(interrupted ? { interrupted: true } : {}) } }
+          environment: { appName: "aicr", appVersion: inputs.build.version, extra: { runId, ...(simulated === undefined ? {} : { simulated: simulated.profile }), ...(interrupted ? { interrupted: true } : {}) } }
         })
         const written = yield* options.write(report)
         const finished = yield* Effect.result(ledger.finish(runId))
         if (finished._tag === "Failure") Output.stderr(`warning: ${finished.failure.message}\n`)
         Output.stderr(Render.summary(final, interrupted))
+        if (simulated !== undefined) {
+          const left = simulated.leftovers(runId)
+          Output.stderr(
+            `simulated cluster (kube-sim profile ${simulated.profile}; figures are not measurements of real hardware): ` +
+              `${left.length} object${left.length === 1 ? "" : "s"} of run ${runId} left${left.length === 0 ? "" : `: ${left.join(", ")}`}\n`
+          )
+        }
         for (const path of written) Output.stderr(`wrote ${path}\n`)
         return ExitCode.fromReport(report)
       })

@@ -35,6 +35,8 @@ export interface Options {
   readonly nodeSelectors: ReadonlyArray<string>
   readonly tolerations: ReadonlyArray<string>
   readonly failFast: boolean
+  /** A kube-sim profile name or file: run against a simulated cluster started on loopback. */
+  readonly simulate?: string | undefined
 }
 
 export interface Inputs {
@@ -54,6 +56,25 @@ const clusterConfigMaps = (options: Pick<Options, "kubeconfig" | "context">, cwd
     ).pipe(Effect.mapError((error) => ({ reason: "Config", message: error.message })))
     return yield* Recipe.configMapReader(Context.get(connection, KubeClient))(namespace, name)
   }))
+
+/** A profile name as is; a path (anything with a slash or a .yaml/.yml suffix) resolved against `cwd`. */
+export const resolveProfile = (profile: string, cwd: string): string => (/[\\/]|\.ya?ml$/.test(profile) ? resolve(cwd, profile) : profile)
+
+/** `--simulate` excludes a real connection, and its profile must load (kube-sim is imported only here and in runs). */
+const simulationProblems = (options: Options, cwd: string) =>
+  Effect.gen(function*() {
+    const problems: Array<Problem.Problem> = []
+    if (options.kubeconfig !== undefined || options.context !== undefined) {
+      problems.push({ source: "--simulate", message: "runs against a simulated cluster; it cannot be combined with --kubeconfig or --context" })
+    }
+    const Sim = yield* Effect.promise(() => import("@aicr/kube-sim"))
+    const loaded = yield* Effect.result(Effect.try({ try: () => Sim.loadProfile(resolveProfile(options.simulate!, cwd)), catch: (error) => error }))
+    if (loaded._tag === "Failure") {
+      if (!(loaded.failure instanceof Sim.ProfileError)) return yield* Effect.die(loaded.failure)
+      problems.push({ source: "--simulate", message: loaded.failure.message })
+    }
+    return problems
+  })
 
 const byLine = (a: Problem.Problem, b: Problem.Problem) => (a.line ?? Infinity) - (b.line ?? Infinity) || (a.column ?? 0) - (b.column ?? 0)
 
@@ -88,7 +109,10 @@ export const prepare = (options: Options, cwd: string, env: NodeJS.ProcessEnv) =
       }
     }
 
-    const recipe = yield* Recipe.loadWithProblems(options.recipe, { readConfigMap: clusterConfigMaps(options, cwd) })
+    if (options.simulate !== undefined) problems.push(...(yield* simulationProblems(options, cwd)))
+    const recipe = yield* Recipe.loadWithProblems(options.recipe, {
+      readConfigMap: options.simulate === undefined ? clusterConfigMaps(options, cwd) : undefined
+    })
 
     let catalog = Catalog.embedded()
     if (options.catalog !== undefined) {

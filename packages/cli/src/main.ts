@@ -31,6 +31,7 @@ const validate = Command.make(
     context: maybe(Flag.String("context").pipe(Flag.withDescription("Kubeconfig context to use"))),
     nodeSelector: many("node-selector", "key=value a GPU workload's node must carry (repeatable)"),
     toleration: many("toleration", "Toleration for the checks' workloads: key=value:Effect, key:Effect, key, :Effect or * (repeatable; default: tolerate all)"),
+    simulate: maybe(Flag.String("simulate").pipe(Flag.withDescription("Run against a simulated GPU cluster started on loopback: a kube-sim profile (h100-eks, h100-gke, dev) or profile file; every report is marked simulated"))),
     failFast: Flag.Boolean("fail-fast").pipe(Flag.withDescription("Stop after a phase that failed or was inconclusive"), Flag.withDefault(false))
   },
   (input) =>
@@ -48,6 +49,7 @@ const validate = Command.make(
         context: input.context,
         nodeSelectors: input.nodeSelector,
         tolerations: input.toleration,
+        simulate: input.simulate,
         failFast: input.failFast
       }
       const cwd = process.cwd()
@@ -68,6 +70,7 @@ const validate = Command.make(
         failFast: options.failFast,
         kubeconfig: options.kubeconfig === undefined ? undefined : resolve(cwd, options.kubeconfig),
         context: options.context,
+        simulate: options.simulate === undefined ? undefined : Validation.resolveProfile(options.simulate, cwd),
         write: (report) => Validation.writeReports(report, options, cwd)
       })
     })

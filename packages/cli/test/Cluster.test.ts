@@ -235,3 +235,32 @@ describe("aicr cleanup", () => {
     expect(readdirSync(state).length).toBeGreaterThan(0)
   })
 })
+
+describe("aicr validate --simulate", () => {
+  it("runs against a simulated cluster on loopback, marks the reports simulated and says what the run left", async () => {
+    const out = join(tmp, "simulated.json")
+    const junit = join(tmp, "simulated.xml")
+    const result = await runCli(["validate", "--simulate", "dev", "-r", ACQUIRE, "--config", ACQUIRE_CONFIG, "-o", out, "--junit", junit], {
+      env: { KUBECONFIG: join(tmp, "no-such-kubeconfig") }
+    })
+    expect(result.stderr).toMatch(/^simulated cluster: kube-sim profile dev at http:\/\/127\.0\.0\.1:\d+$/m)
+    expect(result.status).toBe(0)
+    const runId = runIdOf(result.stderr)
+    const report = JSON.parse(readFileSync(out, "utf8")) as { results: { environment: { extra: Record<string, unknown> } } }
+    expect(report.results.environment.extra).toEqual({ runId, simulated: "dev" })
+    expect(readFileSync(junit, "utf8")).toContain('<testsuites name="aicr (simulated cluster: dev)" tests="1"')
+    expect(result.stderr).toContain(`simulated cluster (kube-sim profile dev; figures are not measurements of real hardware): 0 objects of run ${runId} left\n`)
+    expect(labelled(runId)).toEqual([])
+    expect(existsSync(join(state, `${runId}.jsonl`))).toBe(false)
+  })
+
+  it("refuses --simulate with --kubeconfig, and an unknown profile, before anything runs", async () => {
+    const both = await runCli(["validate", "--simulate", "dev", "--kubeconfig", sim.kubeconfigPath, "-r", ACQUIRE, "--config", ACQUIRE_CONFIG])
+    expect(both.status).toBe(2)
+    expect(both.stderr).toContain("  --simulate: runs against a simulated cluster; it cannot be combined with --kubeconfig or --context\n")
+    const unknown = await runCli(["validate", "--simulate", "h200-moon.yaml", "-r", ACQUIRE, "--config", ACQUIRE_CONFIG, "--dry-run"])
+    expect(unknown.status).toBe(2)
+    expect(unknown.stderr).toContain("  --simulate: ")
+    expect(unknown.stderr).toContain("h200-moon.yaml")
+  })
+})

@@ -100,6 +100,8 @@ const testcase = (test: Ctrf.TestResult, classname: string): ReadonlyArray<strin
 export const toJunitXml = (report: Ctrf.Report): string => {
   const { tests, summary } = report.results
   const total = counts(tests)
+  const simulated = report.results.environment?.extra?.["simulated"]
+  const name = typeof simulated === "string" ? `aicr (simulated cluster: ${simulated})` : "aicr"
   const suites = groupBySuite(tests).flatMap((suite) => {
     const c = counts(suite.tests)
     const time = suite.tests.reduce((sum, test) => sum + test.duration, 0)
@@ -111,7 +113,7 @@ export const toJunitXml = (report: Ctrf.Report): string => {
   })
   return [
     `<?xml version="1.0" encoding="UTF-8"?>`,
-    `<testsuites${attributes([["name", "aicr"], ["tests", total.tests], ["failures", total.failures], ["errors", total.errors], ["skipped", total.skipped], ["time", seconds(summary.stop - summary.start)]])}>`,
+    `<testsuites${attributes([["name", name], ["tests", total.tests], ["failures", total.failures], ["errors", total.errors], ["skipped", total.skipped], ["time", seconds(summary.stop - summary.start)]])}>`,
     ...suites.map((line) => `  ${line}`),
     "</testsuites>"
   ].join("\n")
