@@ -56,5 +56,5 @@ export const parseTolerations = (values: ReadonlyArray<string>) => {
       ...(effect === undefined ? {} : { effect })
     })
   }
-  return { tolerations: values.length === 0 ? [{ operator: "Exists" } as Toleration] : tolerations, problems }
+  return { tolerations: values.length === 0 ? undefined : tolerations, problems }
 }

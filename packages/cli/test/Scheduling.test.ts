@@ -63,8 +63,8 @@ describe("parseNodeSelectors", () => {
 })
 
 describe("parseTolerations", () => {
-  it("tolerates everything when no flag is given, as upstream", () => {
-    expect(parseTolerations([])).toEqual({ tolerations: [{ operator: "Exists" }], problems: [] })
+  it("gives no tolerations when no flag is given (the run then tolerates everything, and a GPU check may mirror its node's taints)", () => {
+    expect(parseTolerations([])).toEqual({ tolerations: undefined, problems: [] })
   })
 
   it.each([

@@ -60,7 +60,10 @@ export interface Shape {
   /** `aicr.nvidia.com/run-id`, `app.kubernetes.io/managed-by=aicr`, and `aicr.nvidia.com/validator` for a check. */
   readonly labels: Readonly<Record<string, string>>
   readonly nodeSelector: Readonly<Record<string, string>>
+  /** The tolerations for the checks' workloads: `--toleration`s, else tolerate everything. */
   readonly tolerations: ReadonlyArray<Toleration>
+  /** The `--toleration`s when any were given; `undefined` lets a check mirror its GPU node's taints instead. */
+  readonly userTolerations: ReadonlyArray<Toleration> | undefined
   /** A DNS-1123 object name `aicr-<base>-<hash>` of at most `maxLength` characters (default 63). */
   readonly name: (base: string, maxLength?: number) => string
   readonly recorder: Recorder
@@ -107,6 +110,7 @@ export const make = (options: MakeOptions): Shape => {
     },
     nodeSelector: options.nodeSelector ?? {},
     tolerations: options.tolerations ?? [{ operator: "Exists" }],
+    userTolerations: options.tolerations,
     name: (base, maxLength) => dnsName(base, hash, maxLength),
     recorder: options.recorder ?? recordNothing,
     forCheck: (validator) => make({ ...options, validator })

@@ -71,6 +71,7 @@ describe("make", () => {
       labels: { "aicr.nvidia.com/run-id": "20260101-000000-0123456789abcdef", "app.kubernetes.io/managed-by": "aicr" },
       nodeSelector: {},
       tolerations: [{ operator: "Exists" }],
+      userTolerations: undefined,
       name: undefined,
       recorder: RunContext.recordNothing,
       forCheck: undefined
@@ -112,9 +113,10 @@ describe("make", () => {
       nodeSelector: { "nvidia.com/gpu.present": "true" },
       tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }]
     })
-    expect([context.namespace, context.nodeSelector, context.tolerations]).toEqual([
+    expect([context.namespace, context.nodeSelector, context.tolerations, context.userTolerations]).toEqual([
       "gpu-checks",
       { "nvidia.com/gpu.present": "true" },
+      [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
       [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }]
     ])
   })
