@@ -22,6 +22,8 @@ const requirementText = (check: Plan.PlannedCheck): ReadonlyArray<string> =>
         return `constraint ${requirement.anyOf.join(" or ")} in the recipe`
       case "crd":
         return `CRD ${requirement.name} on the cluster (checked when the check runs)`
+      case "api":
+        return `${requirement.resourceKind} (${requirement.apiVersion}) served by the cluster, else ${requirement.whenMissing ?? "skipped"} (checked when the check runs)`
     }
   })
 

@@ -110,6 +110,15 @@ const fromOutcome = (outcome: unknown): Verdict => {
 const runPlugin = (check: Plan.PlannedCheck, plugin: Validator.AnyValidator, recipe: Plan.Plan["recipe"]) =>
   Effect.gen(function*() {
     for (const requirement of plugin.requires) {
+      if (requirement.kind === "api") {
+        const kube = yield* KubeClient
+        const served = yield* kube.isServed(requirement.apiVersion, requirement.resourceKind).pipe(
+          Effect.mapError((error) => ({ _tag: "CheckError", message: `could not tell whether the cluster serves ${requirement.resourceKind} (${requirement.apiVersion}): ${error.message}` }))
+        )
+        if (served) continue
+        const message = `${requirement.resourceKind} (${requirement.apiVersion}) is not served by the cluster${requirement.hint === undefined ? "" : `: ${requirement.hint}`}`
+        return verdict(requirement.whenMissing === "failed" ? "failed" : "skipped", message)
+      }
       if (requirement.kind !== "crd") continue
       const missing = yield* crdMissing(requirement.name).pipe(
         Effect.mapError((error) => ({ _tag: "CheckError", message: `could not check for the ${requirement.name} CRD: ${error.message}` }))

@@ -37,6 +37,19 @@ export type Requirement =
   | { readonly kind: "constraint"; readonly anyOf: ReadonlyArray<string> }
   /** This CustomResourceDefinition (`<plural>.<group>`) is installed on the cluster. */
   | { readonly kind: "crd"; readonly name: string }
+  /**
+   * The API server serves `resourceKind` in `apiVersion` (asked through discovery). When it does not, the check is
+   * `skipped`, or `failed` with `whenMissing: "failed"` (a component the recipe declares is not really there);
+   * when discovery fails (Forbidden, a timeout) the check is inconclusive, never skipped.
+   */
+  | {
+    readonly kind: "api"
+    readonly apiVersion: string
+    readonly resourceKind: string
+    readonly whenMissing?: "skipped" | "failed" | undefined
+    /** Said when it is missing, after `<resourceKind> (<apiVersion>) is not served by the cluster`. */
+    readonly hint?: string | undefined
+  }
 
 /** One RBAC rule the plugin needs, as in a Kubernetes `ClusterRole`. */
 export interface PolicyRule {
@@ -149,6 +162,11 @@ const isRequirement = (item: unknown): boolean => {
   const requirement = item as Record<string, unknown>
   if (requirement["kind"] === "component" || requirement["kind"] === "crd") return isText(requirement["name"])
   if (requirement["kind"] === "constraint") return isTextList(requirement["anyOf"]) && (requirement["anyOf"] as Array<unknown>).length > 0
+  if (requirement["kind"] === "api") {
+    return isText(requirement["apiVersion"]) && isText(requirement["resourceKind"]) &&
+      (requirement["whenMissing"] === undefined || requirement["whenMissing"] === "skipped" || requirement["whenMissing"] === "failed") &&
+      (requirement["hint"] === undefined || typeof requirement["hint"] === "string")
+  }
   return false
 }
 
@@ -161,7 +179,7 @@ const isPolicyRule = (item: unknown): boolean => {
 const EXCLUSIVE: ReadonlyArray<unknown> = ["gpu"] satisfies ReadonlyArray<ExclusiveResource>
 
 const LIST_ITEMS: Record<"requires" | "permissions" | "images" | "exclusive", { valid: (item: unknown) => boolean; rule: string }> = {
-  requires: { valid: isRequirement, rule: `must be {kind: "component" | "crd", name} or {kind: "constraint", anyOf: [names]}` },
+  requires: { valid: isRequirement, rule: `must be {kind: "component" | "crd", name}, {kind: "constraint", anyOf: [names]} or {kind: "api", apiVersion, resourceKind, whenMissing?}` },
   permissions: { valid: isPolicyRule, rule: "must be {apiGroups, resources, verbs} lists of strings" },
   images: { valid: isText, rule: "must be a catalog image name" },
   exclusive: { valid: (item) => EXCLUSIVE.includes(item), rule: `must be one of: ${EXCLUSIVE.join(", ")}` }

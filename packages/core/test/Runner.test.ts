@@ -6,7 +6,7 @@ import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as Ref from "effect/Ref"
 import { TestClock } from "effect/testing"
-import { KubeClient, type KubeObject } from "../src/KubeClient.ts"
+import { KubeClient, KubeError, type KubeObject, makeTestStore } from "../src/KubeClient.ts"
 import type * as Plan from "../src/Plan.ts"
 import * as Progress from "../src/Progress.ts"
 import { RunContext } from "../src/RunContext.ts"
@@ -582,6 +582,65 @@ describe("Runner.run: CRD lookups", () => {
       expect(pick(results)).toEqual([
         { name: "needs-crd", phase: "conformance", status: "inconclusive", message: "timed out after 30s; its objects were released" }
       ])
+    }))
+})
+
+describe("Runner.run: served-API requirements", () => {
+  const apiPlugin = (ran: Ref.Ref<boolean>, whenMissing?: "skipped" | "failed") =>
+    Validator.defineValidator({
+      name: "inference-perf",
+      phase: "performance",
+      description: "needs DynamoGraphDeployment served",
+      constraints: noConstraints,
+      requires: [{ kind: "api", apiVersion: "nvidia.com/v1alpha1", resourceKind: "DynamoGraphDeployment", whenMissing, hint: "the recipe declares dynamo-platform" }],
+      timeoutMs: 60_000,
+      run: () => Effect.as(Ref.set(ran, true), Validator.passed("measured"))
+    })
+  const servedLayer = (isServed: KubeClient["Service"]["isServed"]) =>
+    Layer.effect(KubeClient, Effect.map(makeTestStore(), (store) => ({ ...store.client, isServed })))
+
+  it.effect("runs the check when the kind is served", () =>
+    Effect.gen(function*() {
+      const h = yield* harness({ kube: servedLayer(() => Effect.succeed(true)) })
+      const ran = yield* Ref.make(false)
+      const results = yield* runPlan(h, planOf([plannedCheck(apiPlugin(ran, "failed"))]))
+      expect(pick(results)).toEqual([{ name: "inference-perf", phase: "performance", status: "passed", message: "measured" }])
+      expect(yield* Ref.get(ran)).toBe(true)
+    }))
+
+  it.effect("fails the check when the kind is not served and the plugin says so, without running it", () =>
+    Effect.gen(function*() {
+      const h = yield* harness({ kube: servedLayer(() => Effect.succeed(false)) })
+      const ran = yield* Ref.make(false)
+      const results = yield* runPlan(h, planOf([plannedCheck(apiPlugin(ran, "failed"))]))
+      expect(pick(results)).toEqual([{
+        name: "inference-perf",
+        phase: "performance",
+        status: "failed",
+        message: "DynamoGraphDeployment (nvidia.com/v1alpha1) is not served by the cluster: the recipe declares dynamo-platform"
+      }])
+      expect(yield* Ref.get(ran)).toBe(false)
+    }))
+
+  it.effect("skips by default when the kind is not served", () =>
+    Effect.gen(function*() {
+      const h = yield* harness({ kube: servedLayer(() => Effect.succeed(false)) })
+      const results = yield* runPlan(h, planOf([plannedCheck(apiPlugin(yield* Ref.make(false)))]))
+      expect(pick(results)[0]?.status).toBe("skipped")
+    }))
+
+  it.effect("is inconclusive, never skipped, when discovery is Forbidden", () =>
+    Effect.gen(function*() {
+      const h = yield* harness({
+        kube: servedLayer(() => Effect.fail(new KubeError({ reason: "Forbidden", message: "is DynamoGraphDeployment served: discover nvidia.com/v1alpha1: forbidden" })))
+      })
+      const results = yield* runPlan(h, planOf([plannedCheck(apiPlugin(yield* Ref.make(false), "failed"))]))
+      expect(pick(results)).toEqual([{
+        name: "inference-perf",
+        phase: "performance",
+        status: "inconclusive",
+        message: "could not tell whether the cluster serves DynamoGraphDeployment (nvidia.com/v1alpha1): is DynamoGraphDeployment served: discover nvidia.com/v1alpha1: forbidden"
+      }])
     }))
 })
 
