@@ -7,12 +7,15 @@
  * its `gpu.nvidia.com` ResourceSlices — on a node where both run they advertise the same physical GPUs, so they
  * are not added. Use is the sum of allocated claim results of that driver (pools mapped to nodes through the
  * slices) and the `nvidia.com/gpu` requests of bound, non-terminal pods. `free = max(0, capacity − use)`.
+ * `census` folds the lists page by page (500 objects per LIST) into per-node and per-pool tallies, so a cluster of
+ * thousands of nodes and tens of thousands of claims is never in memory whole; `censusOf` folds arrays the same way.
  *
  * Gotchas: only a NotFound answer on the `resource.k8s.io/v1` lists means "DRA not served" (allocatable-only,
  * recorded in `Census.fallback`); Forbidden, timeouts and other errors fail the census. Upstream falls back on
  * any error and assumes pool name = node name; neither is copied.
  */
 import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import { type KubeError, type KubeObject, KubeClient, type ListQuery } from "./KubeClient.ts"
 import { countOf, labelsOf, podRequest, recordAt, recordsAt, stringAt } from "./internal/dra-read.ts"
 
@@ -153,95 +156,149 @@ const taintsOf = (node: KubeObject): ReadonlyArray<Taint> =>
     return key === undefined || effect === undefined ? [] : [{ key, value: stringAt(taint, "value"), effect }]
   })
 
+/** What the census keeps of a Node: no raw object survives the fold. */
+interface NodeFacts {
+  readonly name: string
+  readonly labels: Readonly<Record<string, string>>
+  readonly pluginCount: number | undefined
+  readonly shapeCount: number | undefined
+  readonly unschedulable: boolean
+  readonly ready: boolean
+  readonly taints: ReadonlyArray<Taint>
+}
+
+/**
+ * The census folded object by object into compact tallies: facts per node, slice devices per node, pool → node,
+ * device-plugin use per node and claim results per pool (mapped to nodes only at the end, once every slice and node
+ * is known). Pods must be folded before claims: a claim a pod's extended resource covers is skipped.
+ */
+interface Tally {
+  readonly node: (node: KubeObject) => void
+  readonly slice: (slice: KubeObject) => void
+  readonly pod: (pod: KubeObject) => void
+  readonly claim: (claim: KubeObject) => void
+  /** `resource.k8s.io/v1` is not served: forget what slices and claims were folded. */
+  readonly notServed: () => void
+  readonly result: () => Census
+}
+
+const makeTally = (): Tally => {
+  const nodeFacts: Array<NodeFacts> = []
+  const nodeNames = new Set<string>()
+  const sliceDevices = new Map<string, number>()
+  const poolNode = new Map<string, string>()
+  const byPods = new Map<string, number>()
+  const coveredClaims = new Set<string>()
+  const byPool = new Map<string, number>()
+  let draServed = true
+
+  const node = (object: KubeObject) => {
+    const status = recordAt(object, "status")
+    const readyCondition = recordsAt(status, "conditions").find((condition) => stringAt(condition, "type") === "Ready")
+    nodeNames.add(object.metadata.name)
+    nodeFacts.push({
+      name: object.metadata.name,
+      labels: labelsOf(object),
+      pluginCount: countOf(recordAt(status, "allocatable")[RESOURCE]),
+      shapeCount: countOf(recordAt(status, "capacity")[RESOURCE]),
+      unschedulable: recordAt(object, "spec")["unschedulable"] === true,
+      ready: readyCondition === undefined || stringAt(readyCondition, "status") === "True",
+      taints: taintsOf(object)
+    })
+  }
+
+  const slice = (object: KubeObject) => {
+    const spec = recordAt(object, "spec")
+    const nodeName = stringAt(spec, "nodeName")
+    if (stringAt(spec, "driver") !== DRIVER || nodeName === undefined) return
+    add(sliceDevices, nodeName, recordsAt(spec, "devices").length)
+    const pool = stringAt(recordAt(spec, "pool"), "name")
+    if (pool !== undefined) poolNode.set(pool, nodeName)
+  }
+
+  const pod = (object: KubeObject) => {
+    const nodeName = stringAt(recordAt(object, "spec"), "nodeName")
+    const phase = stringAt(recordAt(object, "status"), "phase") ?? ""
+    if (nodeName === undefined || nodeName === "" || TERMINAL_PHASES.has(phase)) return
+    const gpus = podRequest(object, RESOURCE)
+    if (gpus === 0) return
+    add(byPods, nodeName, gpus)
+    const extended = stringAt(recordAt(object, "status", "extendedResourceClaimStatus"), "resourceClaimName")
+    if (extended !== undefined) coveredClaims.add(`${object.metadata.namespace ?? ""}/${extended}`)
+  }
+
+  const claim = (object: KubeObject) => {
+    if (coveredClaims.size > 0 && coveredClaims.has(`${object.metadata.namespace ?? ""}/${object.metadata.name}`)) return
+    for (const result of recordsAt(recordAt(object, "status", "allocation", "devices"), "results")) {
+      if (stringAt(result, "driver") !== DRIVER || result["adminAccess"] === true) continue
+      add(byPool, stringAt(result, "pool") ?? "", 1)
+    }
+  }
+
+  const notServed = () => {
+    draServed = false
+    sliceDevices.clear()
+    poolNode.clear()
+    byPool.clear()
+  }
+
+  const result = (): Census => {
+    const byClaims = new Map<string, number>()
+    const unmapped: Array<string> = []
+    for (const [pool, count] of byPool) {
+      const nodeName = poolNode.get(pool) ?? (nodeNames.has(pool) ? pool : undefined)
+      if (nodeName === undefined) unmapped.push(pool)
+      else add(byClaims, nodeName, count)
+    }
+    const nodes = nodeFacts.flatMap((facts): Array<NodeGpus> => {
+      const allocatable = facts.pluginCount ?? 0
+      const devices = sliceDevices.get(facts.name)
+      const capacity = Math.max(allocatable, devices ?? 0)
+      const expected = countOf(facts.labels[COUNT_LABEL]) ?? facts.shapeCount ?? capacity
+      if (capacity === 0 && expected === 0) return []
+      const sources = [facts.pluginCount, devices].filter((count): count is number => count !== undefined)
+      const advertised = sources.length === 0 ? 0 : Math.min(...sources)
+      const usedByClaims = byClaims.get(facts.name) ?? 0
+      const usedByPods = byPods.get(facts.name) ?? 0
+      const used = usedByClaims + usedByPods
+      return [{
+        name: facts.name,
+        labels: facts.labels,
+        product: facts.labels[PRODUCT_LABEL],
+        allocatable,
+        sliceDevices: devices,
+        capacity,
+        expected,
+        advertised,
+        degraded: advertised < expected,
+        usedByClaims,
+        usedByPods,
+        used,
+        free: Math.max(0, capacity - used),
+        unschedulable: facts.unschedulable,
+        ready: facts.ready,
+        taints: facts.taints
+      }]
+    })
+    nodes.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    return { nodes, draServed, fallback: draServed ? undefined : FALLBACK, unmappedPools: unmapped.sort() }
+  }
+
+  return { node, slice, pod, claim, notServed, result }
+}
+
 /**
  * Computes the GPU census from listed objects (pure). Nodes with no GPU (no allocatable, slice devices or count
  * label) are left out. When `draServed` is false, slices and claims are ignored and `fallback` is set.
  */
 export const censusOf = (input: CensusInput): Census => {
-  const sliceDevices = new Map<string, number>()
-  const poolNode = new Map<string, string>()
-  if (input.draServed) {
-    for (const slice of input.slices) {
-      const spec = recordAt(slice, "spec")
-      const nodeName = stringAt(spec, "nodeName")
-      if (stringAt(spec, "driver") !== DRIVER || nodeName === undefined) continue
-      add(sliceDevices, nodeName, recordsAt(spec, "devices").length)
-      const pool = stringAt(recordAt(spec, "pool"), "name")
-      if (pool !== undefined) poolNode.set(pool, nodeName)
-    }
-  }
-  const nodeNames = new Set(input.nodes.map((node) => node.metadata.name))
-
-  const coveredClaims = new Set<string>()
-  const byPods = new Map<string, number>()
-  for (const pod of input.pods) {
-    const nodeName = stringAt(recordAt(pod, "spec"), "nodeName")
-    const phase = stringAt(recordAt(pod, "status"), "phase") ?? ""
-    if (nodeName === undefined || nodeName === "" || TERMINAL_PHASES.has(phase)) continue
-    const gpus = podRequest(pod, RESOURCE)
-    if (gpus > 0) add(byPods, nodeName, gpus)
-    const extended = stringAt(recordAt(pod, "status", "extendedResourceClaimStatus"), "resourceClaimName")
-    if (gpus > 0 && extended !== undefined) coveredClaims.add(`${pod.metadata.namespace ?? ""}/${extended}`)
-  }
-
-  const byClaims = new Map<string, number>()
-  const unmapped = new Set<string>()
-  if (input.draServed) {
-    for (const claim of input.claims) {
-      if (coveredClaims.has(`${claim.metadata.namespace ?? ""}/${claim.metadata.name}`)) continue
-      for (const result of recordsAt(recordAt(claim, "status", "allocation", "devices"), "results")) {
-        if (stringAt(result, "driver") !== DRIVER || result["adminAccess"] === true) continue
-        const pool = stringAt(result, "pool") ?? ""
-        const nodeName = poolNode.get(pool) ?? (nodeNames.has(pool) ? pool : undefined)
-        if (nodeName === undefined) unmapped.add(pool)
-        else add(byClaims, nodeName, 1)
-      }
-    }
-  }
-
-  const nodes = input.nodes.flatMap((node): Array<NodeGpus> => {
-    const name = node.metadata.name
-    const labels = labelsOf(node)
-    const status = recordAt(node, "status")
-    const pluginCount = countOf(recordAt(status, "allocatable")[RESOURCE])
-    const allocatable = pluginCount ?? 0
-    const devices = sliceDevices.get(name)
-    const capacity = Math.max(allocatable, devices ?? 0)
-    const labelled = countOf(labels[COUNT_LABEL])
-    const expected = labelled ?? countOf(recordAt(status, "capacity")[RESOURCE]) ?? capacity
-    if (capacity === 0 && expected === 0) return []
-    const sources = [pluginCount, devices].filter((count): count is number => count !== undefined)
-    const advertised = sources.length === 0 ? 0 : Math.min(...sources)
-    const usedByClaims = byClaims.get(name) ?? 0
-    const usedByPods = byPods.get(name) ?? 0
-    const used = usedByClaims + usedByPods
-    const readyCondition = recordsAt(status, "conditions").find((condition) => stringAt(condition, "type") === "Ready")
-    return [{
-      name,
-      labels,
-      product: labels[PRODUCT_LABEL],
-      allocatable,
-      sliceDevices: devices,
-      capacity,
-      expected,
-      advertised,
-      degraded: advertised < expected,
-      usedByClaims,
-      usedByPods,
-      used,
-      free: Math.max(0, capacity - used),
-      unschedulable: recordAt(node, "spec")["unschedulable"] === true,
-      ready: readyCondition === undefined || stringAt(readyCondition, "status") === "True",
-      taints: taintsOf(node)
-    }]
-  })
-  nodes.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-  return {
-    nodes,
-    draServed: input.draServed,
-    fallback: input.draServed ? undefined : FALLBACK,
-    unmappedPools: [...unmapped].sort()
-  }
+  const tally = makeTally()
+  for (const node of input.nodes) tally.node(node)
+  if (input.draServed) for (const slice of input.slices) tally.slice(slice)
+  for (const pod of input.pods) tally.pod(pod)
+  if (input.draServed) for (const claim of input.claims) tally.claim(claim)
+  else tally.notServed()
+  return tally.result()
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -454,40 +511,63 @@ export const pickEqualNodes = (census: Census, n: number, options: PickOptions =
 // ---------------------------------------------------------------------------------------------------------------
 // Listing
 
+/** The page size `census` lists with unless told otherwise. */
+export const DEFAULT_PAGE_SIZE = 500
+
 /** What `census` lists: `nodeSelector` narrows the Node list on the server (pods and claims are cluster-wide). */
 export interface CensusOptions {
   readonly nodeSelector?: Readonly<Record<string, string>> | undefined
+  /**
+   * Objects per LIST page (a whole number >= 1, default 500); `"unpaginated"` sends one LIST per kind with no limit
+   * (`limit=0`), which holds each whole list in memory at once: for comparison, not for use on large clusters. Any
+   * other value is a defect (the census dies).
+   */
+  readonly pageSize?: number | "unpaginated" | undefined
 }
 
-const listObjects = Effect.fnUntraced(function*(query: ListQuery) {
+const limitOf = (pageSize: CensusOptions["pageSize"]): Effect.Effect<number> => {
+  if (pageSize === undefined) return Effect.succeed(DEFAULT_PAGE_SIZE)
+  if (pageSize === "unpaginated") return Effect.succeed(0)
+  return Number.isInteger(pageSize) && pageSize >= 1
+    ? Effect.succeed(pageSize)
+    : Effect.die(new RangeError(`Dra.census: pageSize must be a whole number >= 1 or "unpaginated", got ${pageSize}`))
+}
+
+const fold = Effect.fnUntraced(function*(query: ListQuery, limit: number, into: (object: KubeObject) => void) {
   const kube = yield* KubeClient
-  return yield* kube.list(query)
+  yield* Stream.runForEachArray(kube.listStream(query, { limit }), (page) =>
+    Effect.sync(() => {
+      for (const object of page) into(object)
+    }))
 })
 
 const notServed = (error: KubeError) => error.reason === "NotFound"
 
-const listDra = Effect.gen(function*() {
-  const slices = yield* listObjects({ apiVersion: API_VERSION, kind: ResourceSlice.kind })
-  const claims = yield* listObjects({ apiVersion: API_VERSION, kind: ResourceClaim.kind })
-  return { slices, claims, draServed: true }
-}).pipe(
-  Effect.catchIf(notServed, (error) =>
-    Effect.as(
-      Effect.logWarning(`${FALLBACK} (${error.message})`),
-      { slices: [], claims: [], draServed: false }
-    ))
-)
+/** True when the DRA list was folded, false (logged) when `resource.k8s.io/v1` or the kind is not served. */
+const foldDra = (kind: string, limit: number, into: (object: KubeObject) => void) =>
+  fold({ apiVersion: API_VERSION, kind }, limit, into).pipe(
+    Effect.as(true),
+    Effect.catchIf(notServed, (error) => Effect.as(Effect.logWarning(`${FALLBACK} (${error.message})`), false))
+  )
 
 /**
- * Lists Nodes, `gpu.nvidia.com` ResourceSlices, ResourceClaims (all namespaces) and Pods (all namespaces) and
- * computes the census. A NotFound on a `resource.k8s.io/v1` list means DRA is not served (recorded, allocatable
- * only); any other error fails with its `KubeError`.
+ * Lists Nodes, `gpu.nvidia.com` ResourceSlices, Pods (all namespaces) and ResourceClaims (all namespaces), page by
+ * page, and computes the census. A NotFound on a `resource.k8s.io/v1` list means DRA is not served (recorded,
+ * allocatable only); any other error fails with its `KubeError`.
+ *
+ * Details: each page is folded into per-node and per-pool tallies as it arrives, so neither the claims nor the raw
+ * Nodes are held in memory; the result equals `censusOf` over the same objects. Pods are listed before claims
+ * (claims an extended-resource pod covers are skipped as they stream by).
  */
 export const census = Effect.fn("Dra.census")(function*(options: CensusOptions = {}) {
-  const nodes = yield* listObjects({ apiVersion: "v1", kind: "Node", labels: options.nodeSelector })
-  const dra = yield* listDra
-  const pods = yield* listObjects({ apiVersion: "v1", kind: "Pod" })
-  return censusOf({ nodes, pods, ...dra })
+  const limit = yield* limitOf(options.pageSize)
+  const tally = makeTally()
+  yield* fold({ apiVersion: "v1", kind: "Node", labels: options.nodeSelector }, limit, tally.node)
+  const slicesServed = yield* foldDra(ResourceSlice.kind, limit, tally.slice)
+  yield* fold({ apiVersion: "v1", kind: "Pod" }, limit, tally.pod)
+  const served = slicesServed && (yield* foldDra(ResourceClaim.kind, limit, tally.claim))
+  if (!served) tally.notServed()
+  return tally.result()
 })
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,9 +1,13 @@
-import { startSim } from "@aicr/kube-sim"
-import { describe, expect, it } from "@effect/vitest"
+import { type Sim, startSim } from "@aicr/kube-sim"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
 import * as Dra from "../src/Dra.ts"
 import * as KubeClient from "../src/KubeClient.ts"
+import * as KubeClientLive from "../src/KubeClientLive.ts"
 
 type Obj = KubeClient.KubeObject
 
@@ -429,17 +433,28 @@ describe("pickEqualNodes", () => {
   })
 })
 
-const failingDra = (objects: ReadonlyArray<Obj>, reason: KubeClient.Reason, kind = "ResourceSlice") =>
+/** `layerTest` over `objects` whose `list` and `listStream` of `kind` answer with `change` of the inner client's. */
+const wrapped = (
+  objects: ReadonlyArray<Obj>,
+  kind: string,
+  change: (inner: KubeClient.KubeClient["Service"], query: KubeClient.ListQuery) => Stream.Stream<Obj, KubeClient.KubeError>
+) =>
   Layer.effect(KubeClient.KubeClient)(Effect.gen(function*() {
     const inner = yield* KubeClient.KubeClient
+    const listStream = (query: KubeClient.ListQuery, options?: KubeClient.ListOptions) =>
+      query.kind === kind ? change(inner, query) : inner.listStream(query, options)
     return KubeClient.KubeClient.of({
       ...inner,
-      list: (query) =>
-        query.apiVersion === Dra.API_VERSION && query.kind === kind
-          ? Effect.fail(new KubeClient.KubeError({ reason, message: `list ${kind}: ${reason}`, object: kind }))
-          : inner.list(query)
+      listStream,
+      list: (query) => Stream.runCollect(listStream(query))
     })
   })).pipe(Layer.provide(KubeClient.KubeClient.layerTest(objects)))
+
+const kubeError = (reason: KubeClient.Reason, kind: string) =>
+  new KubeClient.KubeError({ reason, message: `list ${kind}: ${reason}`, object: kind })
+
+const failingDra = (objects: ReadonlyArray<Obj>, reason: KubeClient.Reason, kind = "ResourceSlice") =>
+  wrapped(objects, kind, () => Stream.fail(kubeError(reason, kind)))
 
 describe("census (KubeClient)", () => {
   it.effect("lists through the KubeClient and equals the pure census", () =>
@@ -479,6 +494,45 @@ describe("census (KubeClient)", () => {
         ])
       }).pipe(Effect.provide(failingDra(mixedCluster, reason, "ResourceClaim"))))
   }
+
+  it.effect("fails with the KubeError when a later page of claims fails, after earlier pages were folded", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Dra.census())
+      expect([error.reason, error.message]).toEqual(["Forbidden", "list ResourceClaim: Forbidden"])
+    }).pipe(Effect.provide(wrapped(mixedCluster, "ResourceClaim", (inner, query) =>
+      Stream.concat(inner.listStream(query).pipe(Stream.take(2)), Stream.fail(kubeError("Forbidden", "ResourceClaim")))))))
+
+  it.effect("asks listStream for pages of 500 by default, of pageSize when given, and for no limit (0) when unpaginated", () =>
+    Effect.gen(function*() {
+      const limits: Array<string> = []
+      const recording = Layer.effect(KubeClient.KubeClient)(Effect.gen(function*() {
+        const inner = yield* KubeClient.KubeClient
+        return KubeClient.KubeClient.of({
+          ...inner,
+          listStream: (query, options) => {
+            limits.push(`${query.kind}:${options?.limit}`)
+            return inner.listStream(query, options)
+          }
+        })
+      })).pipe(Layer.provide(KubeClient.KubeClient.layerTest(mixedCluster)))
+      for (const pageSize of [undefined, 7, "unpaginated"] as const) {
+        expect(yield* Effect.provide(Dra.census({ pageSize }), recording)).toEqual(Dra.censusOf(split(mixedCluster)))
+      }
+      expect(limits).toEqual([
+        ...["Node:500", "ResourceSlice:500", "Pod:500", "ResourceClaim:500"],
+        ...["Node:7", "ResourceSlice:7", "Pod:7", "ResourceClaim:7"],
+        ...["Node:0", "ResourceSlice:0", "Pod:0", "ResourceClaim:0"]
+      ])
+    }))
+
+  it.effect("dies on a page size that is not a whole number >= 1", () =>
+    Effect.gen(function*() {
+      for (const pageSize of [0, -1, 2.5, Number.NaN]) {
+        const exit = yield* Effect.exit(Dra.census({ pageSize }))
+        expect(Exit.hasDies(exit)).toBe(true)
+        if (Exit.isFailure(exit)) expect(String(Cause.squash(exit.cause))).toContain("pageSize must be a whole number >= 1")
+      }
+    }).pipe(Effect.provide(KubeClient.KubeClient.layerTest(mixedCluster))))
 })
 
 describe("resourceClaimTemplate", () => {
@@ -547,4 +601,97 @@ describe("against kube-sim (h100-eks)", () => {
       await sim.stop()
     }
   })
+})
+
+describe("census streamed from kube-sim (KubeClientLive)", () => {
+  let h100: Sim
+  let mixed: Sim
+  beforeAll(async () => {
+    h100 = await startSim({
+      profile: "h100-eks",
+      profileOptions: {
+        nodes: 5,
+        gpuUse: [
+          { node: "gpu-1", gpus: 2, by: "dra-claim" },
+          { node: "gpu-1", gpus: 2, by: "dra-claim" },
+          { node: "gpu-1", gpus: 1, by: "device-plugin" },
+          { node: "gpu-2", gpus: 1, by: "dra-claim" },
+          { node: "gpu-2", gpus: 1, by: "dra-claim" },
+          { node: "gpu-2", gpus: 1, by: "dra-claim" },
+          { node: "gpu-4", gpus: 8, by: "dra-claim" },
+          { node: "gpu-5", gpus: 3, by: "device-plugin" }
+        ],
+        degraded: [{ node: "gpu-3", allocatableGpus: 6 }]
+      }
+    })
+    mixed = await startSim()
+    mixed.seed(["team-1", "team-2", "team-3"].map((name): Obj => ({ apiVersion: "v1", kind: "Namespace", metadata: { name } })))
+    mixed.seed(mixedCluster)
+  })
+  afterAll(async () => {
+    await h100.stop()
+    await mixed.stop()
+  })
+
+  /** The pure census over what the simulator stores, as `list` would return it. */
+  const stored = (sim: Sim): Dra.Census => {
+    const list = (key: string) => (sim.cluster.store.list(key) ?? []) as ReadonlyArray<Obj>
+    return Dra.censusOf({
+      nodes: list("/nodes"),
+      slices: list("resource.k8s.io/resourceslices"),
+      claims: list("resource.k8s.io/resourceclaims"),
+      pods: list("/pods"),
+      draServed: true
+    })
+  }
+
+  /** The census over HTTP, and how many LIST requests each kind took. */
+  const streamed = (sim: Sim, options: Dra.CensusOptions) =>
+    Effect.gen(function*() {
+      const resources = ["nodes", "resourceslices", "pods", "resourceclaims"]
+      const lists = () => resources.map((resource) => sim.audit.filter({ verb: "list", resource }).length)
+      const before = lists()
+      const census = yield* Dra.census(options)
+      const after = lists()
+      return { census, requests: Object.fromEntries(resources.map((resource, index) => [resource, after[index]! - before[index]!])) }
+    }).pipe(Effect.provide(KubeClientLive.layerFromKubeconfig({ kubeconfig: sim.kubeconfigPath })))
+
+  it.effect("h100-eks: claims over several pages of 2 give the census of the stored objects", () =>
+    Effect.gen(function*() {
+      const { census, requests } = yield* streamed(h100, { pageSize: 2 })
+      expect(census).toEqual(stored(h100))
+      expect(h100.cluster.store.count("resource.k8s.io/resourceclaims")).toBe(6)
+      expect(requests).toEqual({ nodes: 4, resourceslices: 3, pods: 4, resourceclaims: 3 })
+      expect(Dra.table(census, TOLERATE_GPU)).toBe([
+        "NODE   GPUS USED/CAPACITY  NOTE",
+        "gpu-1  5/8                 4 by DRA claims; 1 by device-plugin pods",
+        "gpu-2  3/8                 3 by DRA claims",
+        "gpu-3  0/6                 degraded: 6 of 8 GPUs advertised",
+        "gpu-4  8/8                 8 by DRA claims",
+        "gpu-5  3/8                 3 by device-plugin pods"
+      ].join("\n"))
+    }))
+
+  it.effect("h100-eks: the default pages and one unpaginated LIST per kind give the same census", () =>
+    Effect.gen(function*() {
+      const paged = yield* streamed(h100, {})
+      const whole = yield* streamed(h100, { pageSize: "unpaginated" })
+      expect(paged.census).toEqual(stored(h100))
+      expect(whole.census).toEqual(paged.census)
+      expect(paged.requests).toEqual({ nodes: 1, resourceslices: 1, pods: 1, resourceclaims: 1 })
+      expect(whole.requests).toEqual({ nodes: 1, resourceslices: 1, pods: 1, resourceclaims: 1 })
+    }))
+
+  it.effect("the mixed cluster: pages of 2 and of 1 give the census of the stored objects and the pure census", () =>
+    Effect.gen(function*() {
+      const pure = Dra.censusOf(split(mixedCluster))
+      for (const pageSize of [1, 2]) {
+        const { census, requests } = yield* streamed(mixed, { pageSize })
+        expect(census).toEqual(stored(mixed))
+        expect(summary(census)).toEqual(summary(pure))
+        expect([census.draServed, census.fallback, census.unmappedPools]).toEqual([pure.draServed, pure.fallback, pure.unmappedPools])
+        expect(Dra.table(census, TOLERATE_GPU)).toBe(MIXED_TABLE)
+        expect(requests["resourceclaims"]).toBe(Math.ceil(5 / pageSize))
+      }
+    }))
 })

@@ -1,8 +1,8 @@
 import { parseArgs } from "node:util"
-import { type ExecImageOptions, PROFILE_NAMES, ProfileError, type ProfileOptions, parseExecImage, startSim } from "./index.ts"
+import { type ExecImageOptions, type KubeObject, PROFILE_NAMES, ProfileError, type ProfileOptions, parseExecImage, readSeedFile, SeedFileError, startSim } from "./index.ts"
 
 const usage = `usage: aicr-sim start [--profile empty|${PROFILE_NAMES.join("|")}|FILE] [--nodes N] [--seed N] [--time-scale X]
-                      [--exec-image IMAGE=COMMAND]... [--port N] [--dir DIR] [--insecure-http]`
+                      [--exec-image IMAGE=COMMAND]... [--seed-file FILE] [--port N] [--dir DIR] [--insecure-http]`
 
 const fail = (message: string): void => {
   process.stderr.write(`aicr-sim: ${message}\n`)
@@ -20,6 +20,7 @@ const main = async (): Promise<void> => {
         seed: { type: "string" },
         "time-scale": { type: "string" },
         "exec-image": { type: "string", multiple: true },
+        "seed-file": { type: "string" },
         port: { type: "string" },
         dir: { type: "string" },
         "insecure-http": { type: "boolean" },
@@ -68,6 +69,16 @@ const main = async (): Promise<void> => {
   if (profile === undefined && (Object.keys(profileOptions).length > 0 || execImages.length > 0)) {
     return fail("--nodes, --seed, --time-scale and --exec-image need a cluster profile (--profile h100-eks, h100-gke, dev or a file)")
   }
+  const seedFile = values["seed-file"]
+  let seeds: ReadonlyArray<KubeObject> = []
+  if (seedFile !== undefined) {
+    try {
+      seeds = readSeedFile(seedFile)
+    } catch (error) {
+      if (error instanceof SeedFileError) return fail(error.message)
+      throw error
+    }
+  }
   let sim
   try {
     sim = await startSim({ port, dir: values.dir, tls: values["insecure-http"] !== true, profile, profileOptions, execImages })
@@ -75,9 +86,19 @@ const main = async (): Promise<void> => {
     if (error instanceof ProfileError) return fail(error.message)
     throw error
   }
+  for (const [index, object] of seeds.entries()) {
+    try {
+      sim.seed([object])
+    } catch (error) {
+      const namespace = object.metadata.namespace === undefined ? "" : `${object.metadata.namespace}/`
+      await sim.stop()
+      return fail(`${seedFile}: object ${index + 1} (${object.kind} ${namespace}${object.metadata.name}): ${error instanceof Error ? error.message : String(error)}`)
+    }
+  }
   process.stdout.write(`${sim.kubeconfigPath}\n`)
   const described = sim.profile === undefined ? "empty" : `${sim.profile.name}, seed ${sim.profile.seed}, time scale ${sim.profile.timeScale}`
-  process.stderr.write(`aicr-sim: serving ${sim.url} (profile ${described}); export KUBECONFIG=${sim.kubeconfigPath}\n`)
+  const seeded = seedFile === undefined ? "" : `, ${seeds.length} objects from ${seedFile}`
+  process.stderr.write(`aicr-sim: serving ${sim.url} (profile ${described}${seeded}); export KUBECONFIG=${sim.kubeconfigPath}\n`)
   const stop = () => {
     void sim.stop().then(() => process.exit(0))
   }

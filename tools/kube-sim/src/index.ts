@@ -36,6 +36,7 @@ export { StatusError } from "./errors.ts"
 export { BUNDLED_CRD_SETS, type BundledCrdSet, bundledCrds } from "./crds.ts"
 export { loadProfile, PROFILE_NAMES, ProfileError, profileObjects } from "./profile.ts"
 export { parseExecImage, type ExecImageOptions } from "./workloads/index.ts"
+export { readSeedFile, SeedFileError } from "./seed-file.ts"
 export type { Component, ControllerFaults, GpuUse, Profile, ProfileOptions, World } from "./world.ts"
 
 export interface SimOptions {
