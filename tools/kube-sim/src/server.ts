@@ -874,7 +874,7 @@ export class ApiServer {
         break
       }
       lastId = ids[index]!
-      items.push(this.cluster.present(type, structuredClone(object)))
+      items.push(this.cluster.present(type, { ...object }))
     }
     const ordered = ids
     const labelOrField = (query.get("labelSelector") ?? "") !== "" || (query.get("fieldSelector") ?? "") !== ""
