@@ -179,7 +179,7 @@ describe.concurrent("aicr validate: input problems, all at once, exit 2", () => 
     expect(lines[1]).toBe(`  ${recipe}:14:11: spec.validation.performance.checks[1]: check "operator-health" belongs to phase deployment, not performance (found under phase: deployment)`)
     expect(lines[2]).toBe(
       `  ${recipe}:17:11: spec.validation.performance.constraints[0].value: inference-perf: constraint "inference-throughput" is "<= 50000" ` +
-        `but it must be a minimum (higher is better): use ">= 50000" (or ">")`
+        `but it must be a minimum (higher is better): use ">= 50000"`
     )
     expect(lines[3]).toBe(`  ${recipe}:19:11: spec.validation.performance.constraints[1].value: inference-perf: constraint "inference-concurrency-per-gpu" must be a positive whole number (got "many")`)
   })

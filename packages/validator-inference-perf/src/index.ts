@@ -1,22 +1,13 @@
-import * as ConstraintSchema from "@aicr/core/ConstraintSchema"
 import * as Validator from "@aicr/core/Validator"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
-import * as z from "zod"
+import * as Inputs from "./Inputs.ts"
 
 /** "Could not determine": the inference pipeline could not produce a measurement. */
 export class InferencePerfError extends Data.TaggedError("InferencePerfError")<{ readonly message: string }> {}
 
-export const constraints = z.object({
-  "inference-throughput": ConstraintSchema.threshold("inference-throughput", "higher-is-better").optional(),
-  "inference-ttft-p99": ConstraintSchema.threshold("inference-ttft-p99", "lower-is-better").optional(),
-  "inference-model": ConstraintSchema.value("inference-model").optional(),
-  "inference-concurrency-per-gpu": ConstraintSchema.positiveInteger("inference-concurrency-per-gpu").optional(),
-  "inference-routing-mode": z.enum(["dynamo-router", "gateway-epp"], {
-    message: "constraint \"inference-routing-mode\" must be dynamo-router or gateway-epp"
-  }).optional(),
-  "inference-model-cache-storage-class": ConstraintSchema.value("inference-model-cache-storage-class").optional()
-})
+/** The recipe constraints inference-perf reads (gates and inputs), decoded at plan time; see `Inputs`. */
+export const constraints = Inputs.constraints
 
 /**
  * inference-perf: deploys a Dynamo DynamoGraphDeployment (vLLM workers, one per free GPU on one node, DRA

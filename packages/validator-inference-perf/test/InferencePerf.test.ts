@@ -91,14 +91,26 @@ describe("inference-perf constraint schema", () => {
     })
   })
 
-  it("accepts strict operators, gateway-epp, a cache storage class, and nothing at all", () => {
-    expect(constraints.parse({ "inference-throughput": "> 1e5", "inference-ttft-p99": "< 750.5", "inference-routing-mode": "gateway-epp", "inference-model-cache-storage-class": "premium-rwo" })).toEqual({
-      "inference-throughput": { operator: ">", value: 100000 },
-      "inference-ttft-p99": { operator: "<", value: 750.5 },
-      "inference-routing-mode": "gateway-epp",
+  it("accepts a gate with its unit, a cache storage class, and nothing at all", () => {
+    expect(constraints.parse({ "inference-throughput": ">= 1e5 tok/s", "inference-ttft-p99": "<=750.5", "inference-model-cache-storage-class": "premium-rwo" })).toEqual({
+      "inference-throughput": { operator: ">=", value: 100000 },
+      "inference-ttft-p99": { operator: "<=", value: 750.5 },
       "inference-model-cache-storage-class": "premium-rwo"
     })
     expect(constraints.parse({})).toEqual({})
+  })
+
+  it("refuses strict operators: only >= and <= are honoured", () => {
+    expect(issues({ "inference-throughput": "> 1e5", "inference-ttft-p99": "< 750.5" })).toEqual([
+      {
+        path: ["inference-throughput"],
+        message: 'constraint "inference-throughput" is "> 1e5" but inference-perf accepts only ">=" (the 10% tolerance already relaxes the gate): use ">= 1e5"'
+      },
+      {
+        path: ["inference-ttft-p99"],
+        message: 'constraint "inference-ttft-p99" is "< 750.5" but inference-perf accepts only "<=" (the 10% tolerance already relaxes the gate): use "<= 750.5"'
+      }
+    ])
   })
 
   it("ignores constraints of the phase that are not its own", () => {
@@ -108,22 +120,22 @@ describe("inference-perf constraint schema", () => {
   it("refuses a throughput gate pointing the wrong way", () => {
     expect(issues({ "inference-throughput": "<= 50000" })).toEqual([{
       path: ["inference-throughput"],
-      message: 'constraint "inference-throughput" is "<= 50000" but it must be a minimum (higher is better): use ">= 50000" (or ">")'
+      message: 'constraint "inference-throughput" is "<= 50000" but it must be a minimum (higher is better): use ">= 50000"'
     }])
   })
 
   it("refuses a TTFT gate pointing the wrong way", () => {
     expect(issues({ "inference-ttft-p99": ">= 2000" })).toEqual([{
       path: ["inference-ttft-p99"],
-      message: 'constraint "inference-ttft-p99" is ">= 2000" but it must be a maximum (lower is better): use "<= 2000" (or "<")'
+      message: 'constraint "inference-ttft-p99" is ">= 2000" but it must be a maximum (lower is better): use "<= 2000"'
     }])
   })
 
   it.each([
-    ["50000", 'threshold "50000" must start with one of >=, <=, >, < followed by a number (e.g. ">= 300")'],
-    ["== 50000", 'threshold "== 50000" must start with one of >=, <=, >, < followed by a number (e.g. ">= 300")'],
-    [">= 50k", 'threshold ">= 50k": "50k" is not a plain number; write the operator once, then only digits (e.g. ">= 300", no units)'],
-    [">= 50000 tok/s", 'threshold ">= 50000 tok/s": "50000 tok/s" is not a plain number; write the operator once, then only digits (e.g. ">= 300", no units)']
+    ["50000", 'constraint "inference-throughput" is "50000" but it needs the operator ">=": use ">= 50000"'],
+    ["== 50000", 'constraint "inference-throughput" is "== 50000" but it must be a minimum (higher is better): use ">= 50000"'],
+    [">= 50k", 'constraint "inference-throughput" is ">= 50k": "50k" is not a plain number (tokens/s); use ">= 5000"'],
+    [">= 50000 GB/s", 'constraint "inference-throughput" is ">= 50000 GB/s": the unit "GB/s" is not tokens/s; write the number alone (tokens/s) or with tok/s, tokens/s, tokens/sec, token/s']
   ])("refuses the throughput gate %j", (value, message) => {
     expect(issues({ "inference-throughput": value })).toEqual([{ path: ["inference-throughput"], message }])
   })
@@ -138,7 +150,7 @@ describe("inference-perf constraint schema", () => {
   it("refuses an unknown routing mode and a model written as a comparison", () => {
     expect(issues({ "inference-routing-mode": "round-robin", "inference-model": ">= 3" })).toEqual([
       { path: ["inference-model"], message: 'constraint "inference-model" takes a plain value, not a comparison' },
-      { path: ["inference-routing-mode"], message: 'constraint "inference-routing-mode" must be dynamo-router or gateway-epp' }
+      { path: ["inference-routing-mode"], message: 'constraint "inference-routing-mode" must be dynamo-router (got "round-robin")' }
     ])
   })
 
