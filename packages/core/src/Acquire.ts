@@ -20,8 +20,11 @@ import { Progress } from "./Progress.ts"
 import { LABEL_RUN_ID, type RecordError, RunContext } from "./RunContext.ts"
 
 export interface Options {
-  /** After the delete, wait until the object is gone (a namespace the next run reuses; default false). */
-  readonly waitUntilGone?: boolean | undefined
+  /**
+   * After the delete, wait until the object is gone: `true` within the release, `"after-verdict"` after the check's
+   * verdict is reported and before its exclusive resources are released (`RunContext.afterVerdict`); default false.
+   */
+  readonly waitUntilGone?: boolean | "after-verdict" | undefined
   /** Time allowed for the create (default 60 s). */
   readonly createTimeout?: Duration.Input | undefined
   /** Time allowed for the whole release: the delete and, with `waitUntilGone`, the wait (default 2 min). */
@@ -73,17 +76,22 @@ export const acquire = (
       (found) => Exit.isSuccess(found) && found.value.metadata.labels?.[LABEL_RUN_ID] === run.runId
     )
 
-    const deleteAndWait = Effect.gen(function*() {
-      yield* kube.delete(ref, { propagation: options.propagation ?? "Foreground" })
-      if (options.waitUntilGone === true) {
-        yield* kube.waitFor(ref, (current) => current === undefined, { timeout: releaseTimeout, description: "to be deleted" })
-      }
-    })
+    const untilGone = kube.waitFor(ref, (current) => current === undefined, { timeout: releaseTimeout, description: "to be deleted" })
+
+    const failed = (cause: Cause.Cause<unknown>) => {
+      const failure = Cause.findErrorOption(cause)
+      const text = `could not delete ${name}: ${Option.isSome(failure) ? message(failure.value) : message(Cause.squash(cause))}`
+      return Effect.andThen(warn(`${text} (aicr cleanup --run ${run.runId} removes it)`), Effect.ignore(run.recorder.releaseFailed(ref, text)))
+    }
 
     const release = Effect.gen(function*() {
       if (state === "pending" || state === "rejected") return yield* run.recorder.deleted(ref)
       if (state === "uncertain" && !(yield* ours)) return yield* run.recorder.deleted(ref)
-      yield* deleteAndWait
+      yield* kube.delete(ref, { propagation: options.propagation ?? "Foreground" })
+      if (options.waitUntilGone === "after-verdict") {
+        return yield* run.afterVerdict(Effect.andThen(untilGone, run.recorder.deleted(ref)).pipe(Effect.catchCause(failed)))
+      }
+      if (options.waitUntilGone === true) yield* untilGone
       yield* run.recorder.deleted(ref)
     }).pipe(
       Effect.timeoutOption(releaseTimeout),
@@ -91,11 +99,7 @@ export const acquire = (
         onNone: () => Effect.fail(new KubeError({ reason: "Timeout", message: `releasing ${name} took longer than ${Duration.format(releaseTimeout)}`, object: name })),
         onSome: () => Effect.void
       })),
-      Effect.catchCause((cause) => {
-        const failure = Cause.findErrorOption(cause)
-        const text = `could not delete ${name}: ${Option.isSome(failure) ? message(failure.value) : message(Cause.squash(cause))}`
-        return Effect.andThen(warn(`${text} (aicr cleanup --run ${run.runId} removes it)`), Effect.ignore(run.recorder.releaseFailed(ref, text)))
-      })
+      Effect.catchCause(failed)
     )
 
     return yield* Effect.uninterruptible(Effect.gen(function*() {

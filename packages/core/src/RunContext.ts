@@ -67,8 +67,13 @@ export interface Shape {
   /** A DNS-1123 object name `aicr-<base>-<hash>` of at most `maxLength` characters (default 63). */
   readonly name: (base: string, maxLength?: number) => string
   readonly recorder: Recorder
-  /** The same run seen by one check: its labels carry the check's name. */
-  readonly forCheck: (validator: string) => Shape
+  /**
+   * Registers work to finish after the check's verdict is reported and before it gives up its exclusive resources
+   * (waiting until its deleted objects are gone). Without a runner that collects it, the work runs at once.
+   */
+  readonly afterVerdict: (work: Effect.Effect<void>) => Effect.Effect<void>
+  /** The same run seen by one check: its labels carry the check's name; `afterVerdict` goes to `drain`. */
+  readonly forCheck: (validator: string, drain?: (work: Effect.Effect<void>) => Effect.Effect<void>) => Shape
 }
 
 export class RunContext extends Context.Service<RunContext, Shape>()("@aicr/core/RunContext") {
@@ -84,6 +89,7 @@ export interface MakeOptions {
   readonly nodeSelector?: Readonly<Record<string, string>> | undefined
   readonly tolerations?: ReadonlyArray<Toleration> | undefined
   readonly recorder?: Recorder | undefined
+  readonly afterVerdict?: ((work: Effect.Effect<void>) => Effect.Effect<void>) | undefined
 }
 
 const RUN_ID = /^\d{8}-\d{6}-[0-9a-f]{16}$/
@@ -113,7 +119,8 @@ export const make = (options: MakeOptions): Shape => {
     userTolerations: options.tolerations,
     name: (base, maxLength) => dnsName(base, hash, maxLength),
     recorder: options.recorder ?? recordNothing,
-    forCheck: (validator) => make({ ...options, validator })
+    afterVerdict: options.afterVerdict ?? ((work) => work),
+    forCheck: (validator, drain) => make({ ...options, validator, afterVerdict: drain ?? options.afterVerdict })
   }
 }
 

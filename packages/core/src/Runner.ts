@@ -7,7 +7,9 @@
  * or a `run` result that is not a `CheckOutcome` is `inconclusive`, never a pass, and the scope's releases run in
  * every case. With `failFast`, a phase that failed or was inconclusive skips every later phase. Results are
  * appended to `results` as they finish, so an interrupted run still has what finished. Each check sees the run's
- * `RunContext` through `forCheck`, so the objects it acquires carry its name in `aicr.nvidia.com/validator`.
+ * `RunContext` through `forCheck`, so the objects it acquires carry its name in `aicr.nvidia.com/validator`; the
+ * work it defers with `afterVerdict` (waiting until deleted objects are gone) runs after its result is reported
+ * and before its exclusive resources are given to the next check — also when it failed or was interrupted.
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -107,7 +109,12 @@ const fromOutcome = (outcome: unknown): Verdict => {
   )
 }
 
-const runPlugin = (check: Plan.PlannedCheck, plugin: Validator.AnyValidator, recipe: Plan.Plan["recipe"]) =>
+const runPlugin = (
+  check: Plan.PlannedCheck,
+  plugin: Validator.AnyValidator,
+  recipe: Plan.Plan["recipe"],
+  drain: (work: Effect.Effect<void>) => Effect.Effect<void>
+) =>
   Effect.gen(function*() {
     for (const requirement of plugin.requires) {
       if (requirement.kind === "api") {
@@ -127,7 +134,7 @@ const runPlugin = (check: Plan.PlannedCheck, plugin: Validator.AnyValidator, rec
     }
     const input = { config: check.config, recipe: recipe.recipe, images: check.images, timeoutMs: check.timeoutMs }
     const run = yield* RunContext
-    return fromOutcome(yield* Effect.scoped(plugin.run(input)).pipe(Effect.provideService(RunContext, run.forCheck(check.name))))
+    return fromOutcome(yield* Effect.scoped(plugin.run(input)).pipe(Effect.provideService(RunContext, run.forCheck(check.name, drain))))
   }).pipe(
     Effect.timeoutOption(check.timeoutMs),
     Effect.map(Option.getOrElse(() => verdict("inconclusive", `timed out after ${formatDuration(check.timeoutMs)}; its objects were released`)))
@@ -158,15 +165,25 @@ const executeCheck = (
       return { name: check.name, phase: check.phase, ...verdict("skipped", reason), startedAt: now, durationMs: 0 }
     }
     const plugin = check.plugin
+    const pending: Array<Effect.Effect<void>> = []
+    const drain = (work: Effect.Effect<void>) => Effect.sync(() => void pending.push(work))
+    const settle = Effect.suspend(() => {
+      const works = pending.splice(0)
+      if (works.length === 0) return Effect.void
+      return Effect.andThen(
+        progress.emit({ _tag: "note", check: check.name, message: `waiting until ${works.length} deleted object${works.length === 1 ? " is" : "s are"} gone` }),
+        Effect.all(works, { concurrency: "unbounded", discard: true })
+      )
+    })
     const body = Effect.gen(function*() {
       const startedAt = yield* Clock.currentTimeMillis
       yield* progress.emit({ _tag: "check-started", check: check.name, phase: check.phase })
-      const exit = yield* Effect.exit(runPlugin(check, plugin, recipe))
+      const exit = yield* Effect.exit(runPlugin(check, plugin, recipe, drain))
       const result: Verdict = Exit.isSuccess(exit) ? exit.value : verdict("inconclusive", describeCause(exit.cause))
       const durationMs = (yield* Clock.currentTimeMillis) - startedAt
       yield* progress.emit({ _tag: "check-finished", check: check.name, phase: check.phase, status: result.status, message: result.message, durationMs })
       return { name: check.name, phase: check.phase, ...result, startedAt, durationMs }
-    })
+    }).pipe(Effect.ensuring(Effect.uninterruptible(settle)))
     const held = [...new Set(check.exclusive)].sort().map((resource) => locks.get(resource)!)
     return yield* held.reduceRight<typeof body>((inner, lock) => lock.withPermits(1)(inner), body)
   })

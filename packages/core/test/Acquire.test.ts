@@ -232,4 +232,39 @@ describe("acquire", () => {
       yield* Fiber.join(fiber)
       expect(yield* Ref.get(h.log)).toEqual(["intent:a", "created:a", "deleted:a"])
     }))
+
+  it.effect("with after-verdict, deletes in the release and hands the wait until gone to the check's drain", () =>
+    Effect.gen(function*() {
+      const h = yield* harness({
+        client: (store, log) => ({
+          ...noting(store, log),
+          delete: (target, options) =>
+            Effect.andThen(
+              Ref.update(log, (all) => [...all, `delete:${target.name}:${options?.propagation ?? "default"}`]),
+              Effect.forkDetach(Effect.andThen(Effect.sleep("3 seconds"), store.remove(target)))
+            )
+        })
+      })
+      const deferred: Array<Effect.Effect<void>> = []
+      const base = RunContext.make({
+        runId: RUN,
+        recorder: {
+          intent: (object) => Ref.update(h.log, (all) => [...all, `intent:${object.metadata.name}`]),
+          created: (object) => Ref.update(h.log, (all) => [...all, `created:${object.metadata.name}`]),
+          deleted: (target) => Ref.update(h.log, (all) => [...all, `deleted:${target.name}`]),
+          releaseFailed: (target) => Ref.update(h.log, (all) => [...all, `release-failed:${target.name}`])
+        }
+      })
+      const context = base.forCheck("inference-perf", (work) => Effect.sync(() => void deferred.push(work)))
+      yield* Effect.scoped(acquire(configMap("ns"), { waitUntilGone: "after-verdict" })).pipe(
+        Effect.provideService(RunContext.RunContext, context),
+        Effect.provide(h.layer)
+      )
+      expect(yield* Ref.get(h.log)).toEqual(["intent:ns", "created:ns", "delete:ns:Foreground"])
+      expect(deferred).toHaveLength(1)
+      const fiber = yield* Effect.forkChild(deferred[0]!)
+      yield* TestClock.adjust("3 seconds")
+      yield* Fiber.join(fiber)
+      expect(yield* Ref.get(h.log)).toEqual(["intent:ns", "created:ns", "delete:ns:Foreground", "deleted:ns"])
+    }))
 })

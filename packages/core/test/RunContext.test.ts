@@ -63,7 +63,7 @@ describe("generateRunId", () => {
 describe("make", () => {
   it("derives hash, labels, defaults and names from the run ID", () => {
     const context = RunContext.make({ runId: "20260101-000000-0123456789abcdef" })
-    expect({ ...context, name: undefined, forCheck: undefined }).toEqual({
+    expect({ ...context, name: undefined, forCheck: undefined, afterVerdict: undefined }).toEqual({
       runId: "20260101-000000-0123456789abcdef",
       hash: "a77dc7ad",
       namespace: "aicr-validation",
@@ -74,7 +74,8 @@ describe("make", () => {
       userTolerations: undefined,
       name: undefined,
       recorder: RunContext.recordNothing,
-      forCheck: undefined
+      forCheck: undefined,
+      afterVerdict: undefined
     })
     expect(context.name("aiperf")).toBe("aicr-aiperf-a77dc7ad")
   })

@@ -585,6 +585,39 @@ describe("Runner.run: CRD lookups", () => {
     }))
 })
 
+describe("Runner.run: work deferred until after the verdict", () => {
+  it.effect("runs after the check's result is reported and before the next gpu check starts, also on failure", () =>
+    Effect.gen(function*() {
+      const h = yield* harness()
+      const gpu = (name: string, fail: boolean) =>
+        testPlugin(name, "performance", () =>
+          Effect.gen(function*() {
+            const run = yield* RunContext
+            const progress = yield* Progress.Progress
+            yield* run.afterVerdict(Effect.andThen(Effect.sleep("5 seconds"), progress.emit({ _tag: "note", check: name, message: "gone" })))
+            return fail ? yield* Effect.fail(new ProbeError({ message: `${name} broke` })) : Validator.passed(`${name} measured`)
+          }), { exclusive: ["gpu"] })
+      const fiber = yield* Effect.forkChild(runPlan(h, planOf([plannedCheck(gpu("gpu-a", true)), plannedCheck(gpu("gpu-b", false))])))
+      yield* TestClock.adjust("5 seconds")
+      yield* TestClock.adjust("5 seconds")
+      const results = yield* Fiber.join(fiber)
+      expect(pick(results).map((result) => `${result.name}:${result.status}`)).toEqual(["gpu-a:inconclusive", "gpu-b:passed"])
+      const lines = trace(yield* Ref.get(h.events)).filter((line) => line.includes("gpu-") && !line.startsWith("phase"))
+      const [first, second] = lines[0] === "started:gpu-a" ? ["gpu-a", "gpu-b"] : ["gpu-b", "gpu-a"]
+      const status = (name: string) => (name === "gpu-a" ? "inconclusive" : "passed")
+      expect(lines).toEqual([
+        `started:${first}`,
+        `finished:${first}:${status(first!)}`,
+        `note:${first}:waiting until 1 deleted object is gone`,
+        `note:${first}:gone`,
+        `started:${second}`,
+        `finished:${second}:${status(second!)}`,
+        `note:${second}:waiting until 1 deleted object is gone`,
+        `note:${second}:gone`
+      ])
+    }))
+})
+
 describe("Runner.run: served-API requirements", () => {
   const apiPlugin = (ran: Ref.Ref<boolean>, whenMissing?: "skipped" | "failed") =>
     Validator.defineValidator({
