@@ -16,6 +16,8 @@
  */
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
+import { createHash } from "node:crypto"
+import { acquire } from "./Acquire.ts"
 import { type KubeError, type KubeObject, KubeClient, type ListQuery } from "./KubeClient.ts"
 import { countOf, labelsOf, podRequest, recordAt, recordsAt, stringAt } from "./internal/dra-read.ts"
 
@@ -608,3 +610,38 @@ export const resourceClaimTemplate = (options: ClaimTemplateOptions): KubeObject
     }
   }
 })
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reservations
+
+/** The label every GPU-node reservation carries (with the run's labels); its value is the reservation's hash. */
+export const RESERVATION_LABEL = "aicr.nvidia.com/gpu-reservation"
+
+/** The annotation naming the reserved node (node names may be longer than a label value). */
+export const RESERVED_NODE_ANNOTATION = "aicr.nvidia.com/node"
+
+/** The name of the Namespace that reserves `node`: `aicr-gpu-<12 hex of SHA-256 of the node name>`. */
+export const reservationName = (node: string): string => `aicr-gpu-${createHash("sha256").update(node, "utf8").digest("hex").slice(0, 12)}`
+
+/**
+ * Reserves GPU node `node` for this check until the scope closes: creates the cluster-scoped Namespace
+ * `reservationName(node)` through `acquire`, so two runs — in different processes or on different machines — never
+ * benchmark the same node at once (the create is atomic). Returns false when another run holds it (the Namespace
+ * exists, or is still terminating); fails on other errors.
+ *
+ * Details: a reservation left by a killed run carries its run labels and is in its ledger, so `aicr cleanup` removes
+ * it. It holds no workload: the check's own objects live in its run namespace.
+ */
+export const reserveNode = (node: string) =>
+  Effect.gen(function*() {
+    const name = reservationName(node)
+    const acquired = yield* Effect.result(acquire({
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name, labels: { [RESERVATION_LABEL]: name.slice("aicr-gpu-".length) }, annotations: { [RESERVED_NODE_ANNOTATION]: node } }
+    }))
+    if (acquired._tag === "Success") return true
+    const error = acquired.failure
+    if (error._tag === "KubeError" && (error as KubeError).reason === "AlreadyExists") return false
+    return yield* Effect.fail(error)
+  })
