@@ -11,7 +11,7 @@ const EKS = fixture("recipes", "v0.11.1--h100-eks-ubuntu-training.yaml")
 const PLUGINS_DIR = fixture("config-plugins")
 const PLUGINS = fixture("config-plugins", "aicr.config.mjs")
 const VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version
-const NOT_IMPLEMENTED = "inference-perf is not available in this version of aicr: its measurement pipeline is not implemented yet, so no verdict is given and nothing was created on the cluster"
+const NO_GPU = "no GPU node can run the benchmark:\nno node advertises nvidia.com/gpu (allocatable or gpu.nvidia.com ResourceSlices)"
 
 let tmp = ""
 let sim: Sim
@@ -271,7 +271,7 @@ describe.concurrent("aicr validate: input problems, all at once, exit 2", () => 
 })
 
 describe.concurrent("aicr validate: first-party checks without a cluster are inconclusive (exit 9)", () => {
-  it("inference-perf: CTRF other with the reason, JUnit error", async () => {
+  it("inference-perf on a cluster without GPU nodes: CTRF other with the reason, JUnit error", async () => {
     const out = temp("out.json")
     const junit = temp("junit.xml")
     const result = await runCli(["validate", "-r", NEWER, "--phase", "performance", "-o", out, "--junit", junit])
@@ -282,11 +282,11 @@ describe.concurrent("aicr validate: first-party checks without a cluster are inc
     const test = testNamed(report, "inference-perf")!
     expect(test.status).toBe("other")
     expect(test.suite).toEqual(["performance"])
-    expect(test.message).toBe(NOT_IMPLEMENTED)
+    expect(test.message).toBe(NO_GPU)
     const xml = readFileSync(junit, "utf8")
     expect(xml).toContain('<testsuites name="aicr" tests="1" failures="0" errors="1" skipped="0"')
-    expect(xml).toContain(`<error message="${NOT_IMPLEMENTED}"/>`)
-    expect(result.stderr).toContain("  INCONCLUSIVE performance/inference-perf: inference-perf is not available")
+    expect(xml).toContain(`<error message="no GPU node can run the benchmark:&#10;no node advertises nvidia.com/gpu (allocatable or gpu.nvidia.com ResourceSlices)"/>`)
+    expect(result.stderr).toContain("  INCONCLUSIVE performance/inference-perf: no GPU node can run the benchmark:")
     expect(result.stderr).toContain("0 passed, 0 failed, 0 skipped, 1 inconclusive\n")
     expect(result.stderr).toContain(`wrote ${out}\nwrote ${junit}\n`)
   })

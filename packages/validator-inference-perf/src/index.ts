@@ -1,10 +1,8 @@
 import * as Validator from "@aicr/core/Validator"
-import * as Data from "effect/Data"
-import * as Effect from "effect/Effect"
 import * as Inputs from "./Inputs.ts"
+import * as Pipeline from "./Pipeline.ts"
 
-/** "Could not determine": the inference pipeline could not produce a measurement. */
-export class InferencePerfError extends Data.TaggedError("InferencePerfError")<{ readonly message: string }> {}
+export { InferencePerfError } from "./Pipeline.ts"
 
 /** The recipe constraints inference-perf reads (gates and inputs), decoded at plan time; see `Inputs`. */
 export const constraints = Inputs.constraints
@@ -22,27 +20,28 @@ export const inferencePerf = Validator.defineValidator({
   requires: [
     { kind: "constraint", anyOf: ["inference-throughput", "inference-ttft-p99"] },
     { kind: "component", name: "dynamo-platform" },
-    { kind: "crd", name: "dynamographdeployments.nvidia.com" }
+    {
+      kind: "api",
+      apiVersion: "nvidia.com/v1alpha1",
+      resourceKind: "DynamoGraphDeployment",
+      whenMissing: "failed",
+      hint: "the recipe declares dynamo-platform, but its DynamoGraphDeployment API is not there (is the Dynamo operator installed?)"
+    }
   ],
   permissions: [
+    { apiGroups: [""], resources: ["namespaces"], verbs: ["create", "get", "list", "watch", "delete"] },
     { apiGroups: ["nvidia.com"], resources: ["dynamographdeployments"], verbs: ["create", "get", "list", "watch", "delete"] },
     { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "get", "list", "watch", "delete"] },
-    { apiGroups: [""], resources: ["pods", "pods/log", "services", "services/proxy"], verbs: ["get", "list", "watch"] },
+    { apiGroups: [""], resources: ["pods", "pods/log", "services"], verbs: ["get", "list", "watch"] },
+    { apiGroups: [""], resources: ["services/proxy"], verbs: ["get", "create"] },
     { apiGroups: [""], resources: ["nodes"], verbs: ["get", "list"] },
-    { apiGroups: ["resource.k8s.io"], resources: ["resourceclaimtemplates"], verbs: ["create", "get", "delete"] },
-    { apiGroups: ["resource.k8s.io"], resources: ["resourceslices", "resourceclaims"], verbs: ["get", "list"] },
-    { apiGroups: ["apiextensions.k8s.io"], resources: ["customresourcedefinitions"], verbs: ["get"] }
+    { apiGroups: ["resource.k8s.io"], resources: ["resourceclaimtemplates"], verbs: ["create", "get", "list", "watch", "delete"] },
+    { apiGroups: ["resource.k8s.io"], resources: ["resourceslices", "resourceclaims"], verbs: ["get", "list"] }
   ],
   images: ["frontend", "worker", "aiperf"],
   exclusive: ["gpu"],
   timeoutMs: 65 * 60_000,
-  run: () =>
-    Effect.fail(
-      new InferencePerfError({
-        message: "inference-perf is not available in this version of aicr: its measurement pipeline is not " +
-          "implemented yet, so no verdict is given and nothing was created on the cluster"
-      })
-    )
+  run: Pipeline.run
 })
 
 export default inferencePerf
