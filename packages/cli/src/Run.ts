@@ -37,6 +37,8 @@ export interface RunOptions {
   readonly context?: string | undefined
   /** A kube-sim profile (name or file): start a simulated cluster on loopback and run against it. */
   readonly simulate?: string | undefined
+  /** `--keep`: leave the checks' objects on the cluster. */
+  readonly keep?: boolean | undefined
   readonly write: (report: Ctrf.Report) => Effect.Effect<ReadonlyArray<string>>
   /** The cluster connection (default: from `kubeconfig` / `context`, `KUBECONFIG`, `~/.kube/config` or in-cluster). */
   readonly kube?: Layer.Layer<KubeClient, KubeClientLive.KubeConfigError> | undefined
@@ -104,7 +106,9 @@ export const run = (inputs: Validate.Inputs, options: RunOptions) =>
       runId,
       nodeSelector: inputs.nodeSelector,
       tolerations: inputs.tolerations,
-      recorder: Ledger.recorder(ledger, runId)
+      recorder: Ledger.recorder(ledger, runId),
+      imagePullSecrets: inputs.imagePullSecrets,
+      keep: options.keep
     })
     const layer = Layer.mergeAll(
       Layer.succeed(RunContext.RunContext, context),
@@ -135,6 +139,7 @@ export const run = (inputs: Validate.Inputs, options: RunOptions) =>
           )
         }
         for (const path of written) Output.stderr(`wrote ${path}\n`)
+        if (options.keep === true) Output.stderr(`--keep: the objects of run ${runId} were left on the cluster; remove them with: aicr cleanup --run ${runId} --yes\n`)
         return ExitCode.fromReport(report)
       })
     const code = yield* Ref.make<number>(ExitCode.Success)

@@ -37,12 +37,15 @@ export interface Options {
   readonly failFast: boolean
   /** A kube-sim profile name or file: run against a simulated cluster started on loopback. */
   readonly simulate?: string | undefined
+  readonly keep?: boolean | undefined
+  readonly imagePullSecrets?: ReadonlyArray<string> | undefined
 }
 
 export interface Inputs {
   readonly plan: Plan.Plan
   /** The run ID given in `AICR_RUN_ID` (a run continued elsewhere), else one is generated when the run starts. */
   readonly runId: string | undefined
+  readonly imagePullSecrets: ReadonlyArray<string>
   readonly nodeSelector: Readonly<Record<string, string>>
   readonly tolerations: ReturnType<typeof Scheduling.parseTolerations>["tolerations"]
   readonly build: BuildInfo.BuildInfo
@@ -109,6 +112,11 @@ export const prepare = (options: Options, cwd: string, env: NodeJS.ProcessEnv) =
       }
     }
 
+    for (const secret of options.imagePullSecrets ?? []) {
+      if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(secret) || secret.length > 253) {
+        problems.push({ source: "--image-pull-secret", message: `"${secret}" is not a Secret name (a DNS-1123 subdomain)` })
+      }
+    }
     if (options.simulate !== undefined) problems.push(...(yield* simulationProblems(options, cwd)))
     const recipe = yield* Recipe.loadWithProblems(options.recipe, {
       readConfigMap: options.simulate === undefined ? clusterConfigMaps(options, cwd) : undefined
@@ -143,7 +151,7 @@ export const prepare = (options: Options, cwd: string, env: NodeJS.ProcessEnv) =
     const planProblems = planned._tag === "Problems" ? planned.problems.filter((problem) => !recipePaths.has(problem.path)) : []
     const all = [...recipe.problems, ...planProblems].sort(byLine).concat(problems)
     if (planned._tag === "Problems" || all.length > 0) return yield* Effect.fail(inputErrors(all))
-    return { plan: planned.plan, runId, nodeSelector: selector.selector, tolerations: tolerations.tolerations, build } satisfies Inputs
+    return { plan: planned.plan, runId, imagePullSecrets: options.imagePullSecrets ?? [], nodeSelector: selector.selector, tolerations: tolerations.tolerations, build } satisfies Inputs
   })
 
 /** Writes the CTRF and JUnit reports the user asked for. */

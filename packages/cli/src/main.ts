@@ -31,6 +31,8 @@ const validate = Command.make(
     context: maybe(Flag.String("context").pipe(Flag.withDescription("Kubeconfig context to use"))),
     nodeSelector: many("node-selector", "key=value a GPU workload's node must carry (repeatable)"),
     toleration: many("toleration", "Toleration for the checks' workloads: key=value:Effect, key:Effect, key, :Effect or * (repeatable; default: tolerate all)"),
+    keep: Flag.Boolean("keep").pipe(Flag.withDescription("Leave the objects the checks create (for debugging); aicr cleanup --run <ID> --yes removes them"), Flag.withDefault(false)),
+    imagePullSecret: many("image-pull-secret", "A Secret in the run's namespace that checks copy into the namespaces they create, for private registries (repeatable)"),
     simulate: maybe(Flag.String("simulate").pipe(Flag.withDescription("Run against a simulated GPU cluster started on loopback: a kube-sim profile (h100-eks, h100-gke, dev) or profile file; every report is marked simulated"))),
     failFast: Flag.Boolean("fail-fast").pipe(Flag.withDescription("Stop after a phase that failed or was inconclusive"), Flag.withDefault(false))
   },
@@ -50,6 +52,8 @@ const validate = Command.make(
         nodeSelectors: input.nodeSelector,
         tolerations: input.toleration,
         simulate: input.simulate,
+        keep: input.keep,
+        imagePullSecrets: input.imagePullSecret,
         failFast: input.failFast
       }
       const cwd = process.cwd()
@@ -71,6 +75,7 @@ const validate = Command.make(
         kubeconfig: options.kubeconfig === undefined ? undefined : resolve(cwd, options.kubeconfig),
         context: options.context,
         simulate: options.simulate === undefined ? undefined : Validation.resolveProfile(options.simulate, cwd),
+        keep: options.keep,
         write: (report) => Validation.writeReports(report, options, cwd)
       })
     })

@@ -148,6 +148,26 @@ describe("aicr validate against a cluster", () => {
   })
 })
 
+describe("aicr validate --keep", () => {
+  it("leaves the objects, says how to remove them, and aicr cleanup --run removes them", async () => {
+    const result = await runCli(["validate", "-r", ACQUIRE, "--config", ACQUIRE_CONFIG, "--keep"])
+    expect(result.status).toBe(0)
+    const runId = runIdOf(result.stderr)
+    expect(result.stderr).toContain(`--keep: the objects of run ${runId} were left on the cluster; remove them with: aicr cleanup --run ${runId} --yes\n`)
+    expect(result.stderr).toMatch(/acquire-check: kept Namespace aicr-scratch-[0-9a-f]{8} \(--keep\)/)
+    expect(labelled(runId)).toHaveLength(3)
+    const cleaned = await runCli(["cleanup", "--run", runId, "--yes"])
+    expect(cleaned.status).toBe(0)
+    expect(labelled(runId)).toEqual([])
+  })
+
+  it("refuses an --image-pull-secret that is not a Secret name", async () => {
+    const result = await runCli(["validate", "-r", ACQUIRE, "--config", ACQUIRE_CONFIG, "--image-pull-secret", "Bad_Name", "--dry-run"])
+    expect(result.status).toBe(2)
+    expect(result.stderr).toContain('  --image-pull-secret: "Bad_Name" is not a Secret name (a DNS-1123 subdomain)\n')
+  })
+})
+
 describe("aicr cleanup", () => {
   it("refuses usage errors with exit 2", async () => {
     const neither = await runCli(["cleanup"])

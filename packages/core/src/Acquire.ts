@@ -7,7 +7,8 @@
  * until it is gone, records the deletion, and is bounded by its own timeout; it never fails — a failed release is
  * reported as a `Progress` warning and recorded in the ledger, where `aicr cleanup` finds it. When the API server
  * rejected the create (AlreadyExists, Invalid, Forbidden, …) nothing is deleted; when the answer was lost (a
- * timeout or a broken connection), the release deletes the object only if it carries this run's ID.
+ * timeout or a broken connection), the release deletes the object only if it carries this run's ID. With
+ * `RunContext.keep` (`--keep`) a created object is kept and said so; `aicr cleanup --run` removes it later.
  */
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
@@ -86,6 +87,7 @@ export const acquire = (
 
     const release = Effect.gen(function*() {
       if (state === "pending" || state === "rejected") return yield* run.recorder.deleted(ref)
+      if (run.keep && state === "created") return yield* progress.emit({ _tag: "note", check: run.validator ?? "aicr", message: `kept ${name} (--keep)` })
       if (state === "uncertain" && !(yield* ours)) return yield* run.recorder.deleted(ref)
       yield* kube.delete(ref, { propagation: options.propagation ?? "Foreground" })
       if (options.waitUntilGone === "after-verdict") {

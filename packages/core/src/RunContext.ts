@@ -67,6 +67,10 @@ export interface Shape {
   /** A DNS-1123 object name `aicr-<base>-<hash>` of at most `maxLength` characters (default 63). */
   readonly name: (base: string, maxLength?: number) => string
   readonly recorder: Recorder
+  /** Names of Secrets in `namespace` (`--image-pull-secret`) a check copies into the namespaces it creates. */
+  readonly imagePullSecrets: ReadonlyArray<string>
+  /** `--keep`: objects are created and recorded but not deleted when the check ends (for debugging). */
+  readonly keep: boolean
   /**
    * Registers work to finish after the check's verdict is reported and before it gives up its exclusive resources
    * (waiting until its deleted objects are gone). Without a runner that collects it, the work runs at once.
@@ -90,6 +94,8 @@ export interface MakeOptions {
   readonly tolerations?: ReadonlyArray<Toleration> | undefined
   readonly recorder?: Recorder | undefined
   readonly afterVerdict?: ((work: Effect.Effect<void>) => Effect.Effect<void>) | undefined
+  readonly imagePullSecrets?: ReadonlyArray<string> | undefined
+  readonly keep?: boolean | undefined
 }
 
 const RUN_ID = /^\d{8}-\d{6}-[0-9a-f]{16}$/
@@ -120,6 +126,8 @@ export const make = (options: MakeOptions): Shape => {
     name: (base, maxLength) => dnsName(base, hash, maxLength),
     recorder: options.recorder ?? recordNothing,
     afterVerdict: options.afterVerdict ?? ((work) => work),
+    imagePullSecrets: options.imagePullSecrets ?? [],
+    keep: options.keep ?? false,
     forCheck: (validator, drain) => make({ ...options, validator, afterVerdict: drain ?? options.afterVerdict })
   }
 }

@@ -267,4 +267,23 @@ describe("acquire", () => {
       yield* Fiber.join(fiber)
       expect(yield* Ref.get(h.log)).toEqual(["intent:ns", "created:ns", "delete:ns:Foreground", "deleted:ns"])
     }))
+
+  it.effect("with --keep, creates and records but does not delete, and says so", () =>
+    Effect.gen(function*() {
+      const h = yield* harness({ client: noting })
+      const kept = RunContext.make({
+        runId: RUN,
+        keep: true,
+        recorder: {
+          intent: (object) => Ref.update(h.log, (all) => [...all, `intent:${object.metadata.name}`]),
+          created: (object) => Ref.update(h.log, (all) => [...all, `created:${object.metadata.name}`]),
+          deleted: (target) => Ref.update(h.log, (all) => [...all, `deleted:${target.name}`]),
+          releaseFailed: (target) => Ref.update(h.log, (all) => [...all, `release-failed:${target.name}`])
+        }
+      }).forCheck("inference-perf")
+      yield* Effect.scoped(acquire(configMap("a"))).pipe(Effect.provideService(RunContext.RunContext, kept), Effect.provide(h.layer))
+      expect(yield* Ref.get(h.log)).toEqual(["intent:a", "created:a"])
+      expect((yield* h.store.client.get(ref("a"))).metadata.name).toBe("a")
+      expect(yield* Ref.get(h.events)).toEqual([{ _tag: "note", check: "inference-perf", message: "kept ConfigMap aicr-validation/a (--keep)" }])
+    }))
 })

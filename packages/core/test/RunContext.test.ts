@@ -74,6 +74,8 @@ describe("make", () => {
       userTolerations: undefined,
       name: undefined,
       recorder: RunContext.recordNothing,
+      imagePullSecrets: [],
+      keep: false,
       forCheck: undefined,
       afterVerdict: undefined
     })
