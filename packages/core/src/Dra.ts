@@ -630,7 +630,8 @@ export const reservationName = (node: string): string => `aicr-gpu-${createHash(
  * exists, or is still terminating); fails on other errors.
  *
  * Details: a reservation left by a killed run carries its run labels and is in its ledger, so `aicr cleanup` removes
- * it. It holds no workload: the check's own objects live in its run namespace.
+ * it. It holds no workload: the check's own objects live in its run namespace. Its release deletes it and, after the
+ * check's verdict (`RunContext.afterVerdict`), waits until it is gone, so no object of the run outlives the run.
  */
 export const reserveNode = (node: string) =>
   Effect.gen(function*() {
@@ -639,7 +640,7 @@ export const reserveNode = (node: string) =>
       apiVersion: "v1",
       kind: "Namespace",
       metadata: { name, labels: { [RESERVATION_LABEL]: name.slice("aicr-gpu-".length) }, annotations: { [RESERVED_NODE_ANNOTATION]: node } }
-    }))
+    }, { waitUntilGone: "after-verdict" }))
     if (acquired._tag === "Success") return true
     const error = acquired.failure
     if (error._tag === "KubeError" && (error as KubeError).reason === "AlreadyExists") return false

@@ -57,4 +57,25 @@ describe("Dra.reserveNode on kube-sim", () => {
       })).pipe(Effect.provide(runOf(B)))
       expect(yield* Effect.scoped(Dra.reserveNode("gpu-1")).pipe(Effect.provide(runOf(B)))).toBe(true)
     }))
+
+  it.live("deletes the reservation with the holder's scope and leaves waiting until it is gone to after the verdict", () =>
+    Effect.gen(function*() {
+      const pending: Array<Effect.Effect<void>> = []
+      const deferring = Layer.mergeAll(
+        KubeClientLive.layerFromKubeconfig({ kubeconfig: sim.kubeconfigPath }),
+        Layer.succeed(RunContext.RunContext, RunContext.make({ runId: A }).forCheck("inference-perf", (work) => Effect.sync(() => void pending.push(work)))),
+        Progress.layerSilent
+      )
+      const name = Dra.reservationName("gpu-3")
+      yield* Effect.gen(function*() {
+        expect(yield* Effect.scoped(Dra.reserveNode("gpu-3"))).toBe(true)
+        expect(sim.audit.filter({ verb: "delete", resource: "namespaces", name }).map((record) => record.code)).toEqual([200])
+        expect(pending).toHaveLength(1)
+        yield* Effect.all(pending)
+        expect(sim.cluster.store.get("/namespaces", "", name)).toBeUndefined()
+      }).pipe(Effect.provide(deferring))
+
+      expect(yield* Effect.scoped(Dra.reserveNode("gpu-3")).pipe(Effect.provide(runOf(B)))).toBe(true)
+      expect(sim.cluster.store.get("/namespaces", "", name)).toBeUndefined()
+    }))
 })

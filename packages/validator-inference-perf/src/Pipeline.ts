@@ -72,6 +72,15 @@ const terminationMessageOf = (pod: KubeObject | undefined): string | undefined =
   return message === undefined || message.trim() === "" ? undefined : message
 }
 
+const nodeNameOf = (pod: KubeObject): string | undefined => (pod["spec"] as { nodeName?: string } | undefined)?.nodeName
+
+/** The scheduler's reason for leaving a pod Pending (its `PodScheduled=False` condition), as `: <message>`. */
+const unscheduledBecause = (pod: KubeObject): string => {
+  const conditions = (pod["status"] as { conditions?: ReadonlyArray<{ type?: string; status?: string; message?: string }> } | undefined)?.conditions
+  const message = conditions?.find((condition) => condition.type === "PodScheduled" && condition.status === "False")?.message
+  return message === undefined || message === "" ? "" : `: ${message}`
+}
+
 /** Polls `check` every `interval` until it returns a value, bounded by `timeout`; `onTimeout` says what was awaited. */
 const poll = <A, E, R>(
   check: Effect.Effect<Option.Option<A>, E, R>,
@@ -147,6 +156,24 @@ const ensureFreshNamespace = (name: string, waitMs: number) =>
     yield* note(`namespace ${name} of an earlier run is terminating; waiting until it is gone`)
     yield* step(`wait for namespace ${name} to be deleted`, kube.waitFor(ref, (object) => object === undefined, { timeout: Duration.millis(waitMs), description: "to be deleted" }))
   })
+
+/**
+ * The Secrets named by `--image-pull-secret`, read from the run's namespace before anything is created: a missing one
+ * ends the check with a message naming it.
+ */
+const readPullSecrets = Effect.gen(function*() {
+  const run = yield* RunContext
+  const kube = yield* KubeClient
+  return yield* Effect.forEach(run.imagePullSecrets, (name) =>
+    kube.get({ apiVersion: "v1", kind: "Secret", namespace: run.namespace, name }).pipe(
+      Effect.catchTag("KubeError", (error) =>
+        fail(
+          error.reason === "NotFound"
+            ? `the image pull secret ${name} (--image-pull-secret) is not in namespace ${run.namespace}; create it there or leave out the flag (nothing was created)`
+            : `cannot read the image pull secret ${run.namespace}/${name} (--image-pull-secret): ${error.message}`
+        ))
+    ))
+})
 
 /** Waits until the DGD is `successful` and each component has its desired number of Ready pods. */
 const waitForWorkload = (namespace: string, workers: number, knobs: Inputs.Knobs) =>
@@ -241,14 +268,21 @@ const runAiperf = (namespace: string, jobName: string, knobs: Inputs.Knobs) =>
   Effect.gen(function*() {
     const kube = yield* KubeClient
     const byJob = { "batch.kubernetes.io/job-name": jobName }
+    const within = Duration.format(Duration.millis(knobs.aiperfPodTimeoutMs))
+    let seen: KubeObject | undefined
     const pod = yield* poll(
-      Effect.map(kube.list({ apiVersion: "v1", kind: "Pod", namespace, labels: byJob }), (pods) => Option.fromNullishOr(pods[0])),
+      Effect.map(kube.list({ apiVersion: "v1", kind: "Pod", namespace, labels: byJob }), (pods) => {
+        seen = pods[0]
+        return Option.fromNullishOr(pods.find((candidate) => nodeNameOf(candidate) !== undefined))
+      }),
       Duration.millis(Math.min(1_000, knobs.endpointPollIntervalMs)),
       Duration.millis(knobs.aiperfPodTimeoutMs),
-      () => `the AIPerf pod did not appear within ${Duration.format(Duration.millis(knobs.aiperfPodTimeoutMs))}`
+      () =>
+        seen === undefined
+          ? `the AIPerf pod did not appear within ${within}`
+          : `the AIPerf pod ${seen.metadata.name} was not scheduled within ${within}${unscheduledBecause(seen)}`
     )
-    const spec = pod["spec"] as { nodeName?: string } | undefined
-    yield* note(`AIPerf running (pod ${pod.metadata.name}${spec?.nodeName === undefined ? "" : ` on ${spec.nodeName}`})`)
+    yield* note(`AIPerf running (pod ${pod.metadata.name} on ${nodeNameOf(pod)})`)
     const jobRef: ObjectRef = { apiVersion: "batch/v1", kind: "Job", namespace, name: jobName }
     const job = yield* kube.waitFor(jobRef, (object) => jobCondition(object, "Complete") !== undefined || jobCondition(object, "Failed") !== undefined, {
       timeout: Duration.millis(knobs.aiperfJobTimeoutMs),
@@ -268,6 +302,7 @@ const runAiperf = (namespace: string, jobName: string, knobs: Inputs.Knobs) =>
 const measure = (settings: Inputs.Settings, images: Images) =>
   Effect.scoped(Effect.gen(function*() {
     const run = yield* RunContext
+    const pullSecrets = yield* readPullSecrets
     const picked = yield* pickNode(settings)
     if (picked._tag === "Early") return picked
     const { node, gpus } = picked
@@ -278,6 +313,10 @@ const measure = (settings: Inputs.Settings, images: Images) =>
     yield* ensureFreshNamespace(names.namespace, knobs.namespaceTerminationWaitMs)
     const timeouts = { createTimeout: Duration.millis(knobs.apiCallTimeoutMs), releaseTimeout: Duration.millis(knobs.cleanupTimeoutMs) }
     yield* step("create the run namespace", acquire(Manifests.namespace(identity), { ...timeouts, waitUntilGone: "after-verdict" }))
+    for (const secret of pullSecrets) {
+      yield* step(`copy the image pull secret ${secret.metadata.name}`, acquire(Manifests.pullSecretCopy(secret, identity), timeouts))
+    }
+    const imagePullSecrets = pullSecrets.map((secret) => secret.metadata.name)
     yield* step("create the ResourceClaimTemplate", acquire(Manifests.claimTemplate(identity), timeouts))
     yield* step("create the DynamoGraphDeployment", acquire(Manifests.dynamoGraphDeployment({
       run: identity,
@@ -286,9 +325,11 @@ const measure = (settings: Inputs.Settings, images: Images) =>
       model: settings.model,
       images: { frontend: { image: images.frontend }, worker: { image: images.worker } },
       tolerations: run.userTolerations,
-      routerMode: knobs.routerMode
+      routerMode: knobs.routerMode,
+      imagePullSecrets
     }), timeouts))
-    yield* note(`created namespace ${names.namespace}, ResourceClaimTemplate and DynamoGraphDeployment (${gpus} vLLM worker${gpus === 1 ? "" : "s"}, model ${settings.model})`)
+    const copied = imagePullSecrets.length === 0 ? "" : `, image pull secret${imagePullSecrets.length === 1 ? "" : "s"} ${imagePullSecrets.join(", ")}`
+    yield* note(`created namespace ${names.namespace}${copied}, ResourceClaimTemplate and DynamoGraphDeployment (${gpus} vLLM worker${gpus === 1 ? "" : "s"}, model ${settings.model})`)
 
     yield* step("wait for the workload", waitForWorkload(names.namespace, gpus, knobs))
     yield* step("probe the endpoint", probeEndpoint(run.hash, settings.model, knobs))
@@ -301,7 +342,8 @@ const measure = (settings: Inputs.Settings, images: Images) =>
       args: load.args,
       activeDeadlineSeconds: Math.max(1, Math.ceil(knobs.aiperfJobTimeoutMs / 1000)),
       gpuNode: node,
-      tolerations: run.userTolerations
+      tolerations: run.userTolerations,
+      imagePullSecrets
     }), { ...timeouts, createTimeout: Duration.millis(knobs.jobCreationTimeoutMs) }))
     yield* note(`AIPerf Job created: concurrency ${load.concurrency}, ${load.requestCount} requests after ${load.warmupRequestCount} warm-up`)
     const output = yield* step("run AIPerf", runAiperf(names.namespace, names.aiperfJob, knobs))

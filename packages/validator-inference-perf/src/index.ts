@@ -32,6 +32,7 @@ export const inferencePerf = Validator.defineValidator({
     { apiGroups: [""], resources: ["namespaces"], verbs: ["create", "get", "list", "watch", "delete"] },
     { apiGroups: ["nvidia.com"], resources: ["dynamographdeployments"], verbs: ["create", "get", "list", "watch", "delete"] },
     { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "get", "list", "watch", "delete"] },
+    { apiGroups: [""], resources: ["secrets"], verbs: ["get", "create", "delete"] },
     { apiGroups: [""], resources: ["pods", "pods/log", "services"], verbs: ["get", "list", "watch"] },
     { apiGroups: [""], resources: ["services/proxy"], verbs: ["get", "create"] },
     { apiGroups: [""], resources: ["nodes"], verbs: ["get", "list"] },

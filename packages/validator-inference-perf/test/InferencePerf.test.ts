@@ -71,6 +71,7 @@ describe("inference-perf metadata", () => {
     ["", "pods", ["get", "list", "watch"]],
     ["", "pods/log", ["get"]],
     ["", "services/proxy", ["get", "create"]],
+    ["", "secrets", ["get", "create", "delete"]],
     ["", "namespaces", ["create", "get", "watch", "delete"]],
     ["", "nodes", ["get", "list"]],
     ["resource.k8s.io", "resourceclaimtemplates", ["create", "get", "delete"]],

@@ -13,23 +13,36 @@ describe("workspace", () => {
     expect(process.versions.node.split(".")[0]).toBe("24")
   })
 
+  const setupLines = (): ReadonlyArray<string> =>
+    (/## Setup[^\n]*\n\n```sh\n([\s\S]*?)```/.exec(read("README.md"))?.[1] ?? "").trim().split("\n")
+
   it("README setup is exactly the two commands, and .ci/run calls the test one", () => {
-    const setup = /## Setup[^\n]*\n\n```sh\n([\s\S]*?)```/.exec(read("README.md"))?.[1]
-    expect(setup?.trim().split("\n")).toEqual([
-      "npm ci && npx aicr validate --recipe examples/recipes/h100-gke-cos-inference-dynamo.yaml --phase performance --dry-run",
-      "npm test"
-    ])
-    expect(existsSync(join(root, "examples/recipes/h100-gke-cos-inference-dynamo.yaml"))).toBe(true)
+    const lines = setupLines()
+    expect(lines).toHaveLength(2)
+    expect(lines[0]).toMatch(/^npm ci && npx aicr validate .*--dry-run && npx aicr validate --simulate \S+ /)
+    expect(lines[1]).toBe("npm test")
+    for (const recipe of lines[0]!.match(/examples\/recipes\/\S+\.yaml/g) ?? []) {
+      expect(existsSync(join(root, recipe)), recipe).toBe(true)
+    }
     expect(read(".ci/run")).toMatch(/^npm test$/m)
     expect(JSON.parse(read("package.json")).scripts.test).toBe("node tools/scripts/test-all.mjs")
   })
 
-  it("the README's main command prints the plan of inference-perf", () => {
-    const result = aicr(["validate", "--recipe", "examples/recipes/h100-gke-cos-inference-dynamo.yaml", "--phase", "performance", "--dry-run"])
-    expect(result.status).toBe(0)
-    expect(result.stdout).toContain("inference-perf — run")
-    expect(result.stdout).toContain("inference-throughput >= 50000")
-  })
+  it("the README's main job: the dry run prints the plan, the simulated run passes and leaves nothing", () => {
+    const [, ...steps] = setupLines()[0]!.split(" && ")
+    expect(steps).toHaveLength(2)
+    const argv = (step: string) => step.replace(/^npx aicr /, "").split(" ")
+    const dry = aicr(argv(steps[0]!))
+    expect(dry.stderr).not.toContain("error:")
+    expect(dry.status).toBe(0)
+    expect(dry.stdout).toContain("inference-perf — run")
+    expect(dry.stdout).toMatch(/inference-throughput >= \d+/)
+    const real = aicr(argv(steps[1]!))
+    expect(real.stderr).not.toContain("error:")
+    expect(real.status).toBe(0)
+    expect(real.stderr).toMatch(/PASS\s+performance\/inference-perf/)
+    expect(real.stderr).toMatch(/: 0 objects of run \S+ left/)
+  }, 120_000)
 
   it("the example config loads its out-of-tree plugin", () => {
     const result = aicr(["validate", "-r", "examples/recipes/with-plugin.yaml", "--config", "examples/aicr.config.mjs", "--dry-run"])
