@@ -1,19 +1,18 @@
-import * as ConstraintSchema from "@aicr/core/ConstraintSchema"
 import * as Validator from "@aicr/core/Validator"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
-import * as z from "zod"
+import * as Inputs from "./Inputs.ts"
 
 /** "Could not determine": the NCCL benchmark could not produce a measurement. */
 export class NcclError extends Data.TaggedError("NcclError")<{ readonly message: string }> {}
 
-export const constraints = z.object({
-  "nccl-all-reduce-bw": ConstraintSchema.threshold("nccl-all-reduce-bw", "higher-is-better").optional()
-})
+/** The recipe constraints nccl-all-reduce-bw reads (gate and profile) and its knobs, decoded at plan time; see `Inputs`. */
+export const constraints = Inputs.constraints
 
 /**
  * nccl-all-reduce-bw: runs nccl-tests `all_reduce_perf` across GPU nodes through a Kubeflow TrainJob and
- * judges the bus bandwidth (GB/s) against the recipe's `nccl-all-reduce-bw` threshold, honouring its operator.
+ * judges the out-of-place bus bandwidth (GB/s) at the largest message size against the recipe's `nccl-all-reduce-bw`
+ * floor (`>=` only), with 10 % tolerance.
  */
 export const ncclAllReduceBw = Validator.defineValidator({
   name: "nccl-all-reduce-bw",

@@ -74,8 +74,8 @@ describe("nccl-all-reduce-bw constraint schema", () => {
     expect(constraints.parse({ "nccl-all-reduce-bw": ">= 250" })).toEqual({ "nccl-all-reduce-bw": { operator: ">=", value: 250 } })
   })
 
-  it("accepts a strict minimum with decimals, and no gate at all", () => {
-    expect(constraints.parse({ "nccl-all-reduce-bw": "> 250.5" })).toEqual({ "nccl-all-reduce-bw": { operator: ">", value: 250.5 } })
+  it("accepts a minimum with decimals, and no gate at all", () => {
+    expect(constraints.parse({ "nccl-all-reduce-bw": ">= 250.5" })).toEqual({ "nccl-all-reduce-bw": { operator: ">=", value: 250.5 } })
     expect(constraints.parse({})).toEqual({})
   })
 
@@ -84,13 +84,13 @@ describe("nccl-all-reduce-bw constraint schema", () => {
   })
 
   it.each([
-    ["<= 300", 'constraint "nccl-all-reduce-bw" is "<= 300" but it must be a minimum (higher is better): use ">= 300" (or ">")'],
-    ["< 300", 'constraint "nccl-all-reduce-bw" is "< 300" but it must be a minimum (higher is better): use ">= 300" (or ">")'],
-    ["300", 'threshold "300" must start with one of >=, <=, >, < followed by a number (e.g. ">= 300")'],
-    ["fast", 'threshold "fast" must start with one of >=, <=, >, < followed by a number (e.g. ">= 300")'],
-    [">== 300", 'threshold ">== 300": "= 300" is not a plain number; write the operator once, then only digits (e.g. ">= 300", no units)'],
-    [">= 300 GB/s", 'threshold ">= 300 GB/s": "300 GB/s" is not a plain number; write the operator once, then only digits (e.g. ">= 300", no units)'],
-    ["", "constraint expression cannot be empty"]
+    ["<= 300", 'constraint "nccl-all-reduce-bw" is "<= 300" but it must be a minimum (bus bandwidth: higher is better; upstream read any operator as ">="): use ">= 300"'],
+    ["< 300", 'constraint "nccl-all-reduce-bw" is "< 300" but it must be a minimum (bus bandwidth: higher is better; upstream read any operator as ">="): use ">= 300"'],
+    ["> 250.5", 'constraint "nccl-all-reduce-bw" is "> 250.5" but nccl-all-reduce-bw accepts only ">=" (the 10% tolerance already relaxes the gate): use ">= 250.5"'],
+    ["300", 'constraint "nccl-all-reduce-bw" is "300" but it needs the operator ">=": use ">= 300"'],
+    ["fast", 'constraint "nccl-all-reduce-bw" is "fast" but it needs the operator ">=": use ">= 300"'],
+    [">== 300", 'constraint "nccl-all-reduce-bw" is ">== 300": write ">=" once, then the number: use ">= 300"'],
+    ["", 'constraint "nccl-all-reduce-bw" is empty: write ">= 300" (GB/s)']
   ])("refuses %j", (value, message) => {
     expect(issues({ "nccl-all-reduce-bw": value })).toEqual([{ path: ["nccl-all-reduce-bw"], message }])
   })
