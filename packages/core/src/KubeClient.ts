@@ -190,6 +190,15 @@ export class KubeClient extends Context.Service<KubeClient, {
     predicate: (object: KubeObject | undefined) => boolean,
     options: WaitOptions
   ) => Effect.Effect<KubeObject | undefined, KubeError | WaitTimeout>
+  /**
+   * Waits until `select` picks an object among those the query matches (namespace and label selector), watching the
+   * collection the same way as `waitFor`; the timeout carries the newest matching object seen.
+   */
+  readonly waitForMatch: (
+    query: ListQuery,
+    select: (objects: ReadonlyArray<KubeObject>) => KubeObject | undefined,
+    options: WaitOptions
+  ) => Effect.Effect<KubeObject, KubeError | WaitTimeout>
   /** A pod's log as text chunks; cancelling the stream (also while following) never fails. */
   readonly logs: (pod: { readonly namespace: string; readonly name: string }, options?: LogOptions) => Stream.Stream<string, KubeError>
   /** HTTP through the service proxy; the response body is released with the scope. Non-2xx statuses are returned, not failed. */
@@ -217,6 +226,7 @@ export class KubeClient extends Context.Service<KubeClient, {
         create: (object) => Effect.fail(new KubeError({ reason: "Unavailable", message, object: describe(refOf(object)) })),
         delete: (ref) => Effect.fail(new KubeError({ reason: "Unavailable", message, object: describe(ref) })),
         waitFor: (ref) => Effect.fail(new KubeError({ reason: "Unavailable", message, object: describe(ref) })),
+        waitForMatch: (query) => Effect.fail(new KubeError({ reason: "Unavailable", message, object: query.kind })),
         logs: (pod) => Stream.fail(new KubeError({ reason: "Unavailable", message, object: `Pod ${pod.namespace}/${pod.name}` })),
         proxy: (request) => Effect.fail(new KubeError({ reason: "Unavailable", message, object: `Service ${request.namespace}/${request.service}` })),
         isServed: () => Effect.fail(new KubeError({ reason: "Unavailable", message }))
@@ -294,6 +304,20 @@ const makeTest = (objects: ReadonlyArray<KubeObject>, handlers: TestHandlers): E
             ))
       )
     }
+    const waitForMatch = (query: ListQuery, select: (objects: ReadonlyArray<KubeObject>) => KubeObject | undefined, options: WaitOptions) => {
+      let picked: KubeObject | undefined
+      const name = `${query.kind}s${query.namespace === undefined ? "" : ` in ${query.namespace}`}`
+      return Effect.flatMap(
+        Effect.result(waitFor({ apiVersion: query.apiVersion, kind: query.kind, namespace: query.namespace, name }, () => {
+          picked = select([...store.values()].filter((object) => matchesQuery(object, query)))
+          return picked !== undefined
+        }, options)),
+        (result) =>
+          result._tag === "Success" && picked !== undefined
+            ? Effect.succeed(picked)
+            : Effect.fail(result._tag === "Failure" ? result.failure : new WaitTimeout({ message: `no ${name} matched`, object: name, last: undefined }))
+      )
+    }
     const client = KubeClient.of({
       get: (ref) =>
         Effect.suspend(() => {
@@ -320,6 +344,7 @@ const makeTest = (objects: ReadonlyArray<KubeObject>, handlers: TestHandlers): E
           if (store.delete(keyOf(ref))) changed()
         }),
       waitFor,
+      waitForMatch,
       logs: (pod, options = {}) =>
         Stream.suspend(() => {
           const text = handlers.logs?.(pod, options)

@@ -322,6 +322,19 @@ export const make = (kc: KubeConfig, options: Omit<Options, "kubeconfig" | "cont
       return yield* KubeWatch.waitFor(transport, ref, locate, predicate, waitOptions)
     })
 
+    const waitForMatch = Effect.fn("KubeClientLive.waitForMatch")(function*(
+      query: ListQuery,
+      select: (objects: ReadonlyArray<KubeObject>) => KubeObject | undefined,
+      waitOptions: KubeClientNs.WaitOptions
+    ) {
+      const name = KubeWatch.describeQuery(query)
+      const locate = Effect.map(resolve(query.apiVersion, query.kind, `wait for ${name}`, name), (resource): KubeWatch.MatchTarget => ({
+        query,
+        collection: collectionPath(query.apiVersion, resource, query.namespace)
+      }))
+      return yield* KubeWatch.waitForMatch(transport, query, locate, select, waitOptions)
+    })
+
     const live: Live = {
       get,
       list: (query) => Stream.runCollect(listStreamImpl(query)),
@@ -329,6 +342,7 @@ export const make = (kc: KubeConfig, options: Omit<Options, "kubeconfig" | "cont
       create,
       delete: remove,
       waitFor,
+      waitForMatch,
       logs: (pod, logOptions) => KubeStream.logs(transport, pod, logOptions),
       proxy: (request) => KubeStream.proxy(transport, request),
       isServed: isServedImpl

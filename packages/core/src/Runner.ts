@@ -123,7 +123,11 @@ const runPlugin = (
           Effect.mapError((error) => ({ _tag: "CheckError", message: `could not tell whether the cluster serves ${requirement.resourceKind} (${requirement.apiVersion}): ${error.message}` }))
         )
         if (served) continue
-        const message = `${requirement.resourceKind} (${requirement.apiVersion}) is not served by the cluster${requirement.hint === undefined ? "" : `: ${requirement.hint}`}`
+        const notServed = `${requirement.resourceKind} (${requirement.apiVersion}) is not served by the cluster`
+        if (requirement.declaredBy !== undefined && !recipe.recipe.componentRefs.some((ref) => ref.name === requirement.declaredBy)) {
+          return verdict("skipped", `${notServed} and the recipe does not declare ${requirement.declaredBy}`)
+        }
+        const message = `${notServed}${requirement.hint === undefined ? "" : `: ${requirement.hint}`}`
         return verdict(requirement.whenMissing === "failed" ? "failed" : "skipped", message)
       }
       if (requirement.kind !== "crd") continue

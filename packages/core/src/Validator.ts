@@ -40,13 +40,17 @@ export type Requirement =
   /**
    * The API server serves `resourceKind` in `apiVersion` (asked through discovery). When it does not, the check is
    * `skipped`, or `failed` with `whenMissing: "failed"` (a component the recipe declares is not really there);
-   * when discovery fails (Forbidden, a timeout) the check is inconclusive, never skipped.
+   * when discovery fails (Forbidden, a timeout) the check is inconclusive, never skipped. With `declaredBy`, the
+   * `whenMissing` outcome applies only when the recipe's `componentRefs` name that component; otherwise a missing
+   * API skips the check (the recipe did not promise it).
    */
   | {
     readonly kind: "api"
     readonly apiVersion: string
     readonly resourceKind: string
     readonly whenMissing?: "skipped" | "failed" | undefined
+    /** The component whose presence in the recipe makes a missing API `whenMissing` rather than `skipped`. */
+    readonly declaredBy?: string | undefined
     /** Said when it is missing, after `<resourceKind> (<apiVersion>) is not served by the cluster`. */
     readonly hint?: string | undefined
   }
@@ -165,7 +169,8 @@ const isRequirement = (item: unknown): boolean => {
   if (requirement["kind"] === "api") {
     return isText(requirement["apiVersion"]) && isText(requirement["resourceKind"]) &&
       (requirement["whenMissing"] === undefined || requirement["whenMissing"] === "skipped" || requirement["whenMissing"] === "failed") &&
-      (requirement["hint"] === undefined || typeof requirement["hint"] === "string")
+      (requirement["hint"] === undefined || typeof requirement["hint"] === "string") &&
+      (requirement["declaredBy"] === undefined || isText(requirement["declaredBy"]))
   }
   return false
 }
@@ -179,7 +184,7 @@ const isPolicyRule = (item: unknown): boolean => {
 const EXCLUSIVE: ReadonlyArray<unknown> = ["gpu"] satisfies ReadonlyArray<ExclusiveResource>
 
 const LIST_ITEMS: Record<"requires" | "permissions" | "images" | "exclusive", { valid: (item: unknown) => boolean; rule: string }> = {
-  requires: { valid: isRequirement, rule: `must be {kind: "component" | "crd", name}, {kind: "constraint", anyOf: [names]} or {kind: "api", apiVersion, resourceKind, whenMissing?}` },
+  requires: { valid: isRequirement, rule: `must be {kind: "component" | "crd", name}, {kind: "constraint", anyOf: [names]} or {kind: "api", apiVersion, resourceKind, whenMissing?, declaredBy?}` },
   permissions: { valid: isPolicyRule, rule: "must be {apiGroups, resources, verbs} lists of strings" },
   images: { valid: isText, rule: "must be a catalog image name" },
   exclusive: { valid: (item) => EXCLUSIVE.includes(item), rule: `must be one of: ${EXCLUSIVE.join(", ")}` }

@@ -349,3 +349,84 @@ describe("KubeClientLive.waitFor against kube-sim", () => {
       expect(requests("watch", ns)).toHaveLength(1)
     }))
 })
+
+describe("KubeClientLive.waitForMatch against kube-sim", () => {
+  const labelled = (ns: string, name: string, role: string, step: string): KubeObject => ({
+    ...configMap(ns, name, step),
+    metadata: { name, namespace: ns, labels: { role } }
+  })
+  const launcherAt = (step: string) => (objects: ReadonlyArray<KubeObject>) => objects.find(stepIs(step))
+
+  it.effect("lists and watches with the label selector, and returns the object the selection picks", () =>
+    Effect.gen(function*() {
+      const ns = namespace("match-query")
+      sim.seed([labelled(ns, "worker", "worker", "0")])
+      const listedAt = String(sim.cluster.store.resourceVersion)
+      const seen: Array<URL> = []
+      const front = yield* frontProxy(sim, (url) => {
+        if (url.pathname.includes(`/namespaces/${ns}/`)) seen.push(url)
+        return undefined
+      })
+      const client = yield* api({ kubeconfig: kubeconfigFor(sim, front.url) })
+      const fiber = yield* Effect.forkChild(
+        client.waitForMatch({ apiVersion: "v1", kind: "ConfigMap", namespace: ns, labels: { role: "launcher" } }, launcherAt("done"), { timeout: "2 minutes" })
+      )
+      yield* watchOpened(ns, 1)
+      sim.seed([labelled(ns, "launcher-abc", "launcher", "0"), labelled(ns, "decoy", "worker", "done")])
+      setStep(ns, "launcher-abc", "done")
+      const object = yield* Fiber.join(fiber)
+      expect(object.metadata.name).toBe("launcher-abc")
+      expect(object.kind).toBe("ConfigMap")
+      expect(seen.map((url) => [url.pathname, Object.fromEntries(url.searchParams)])).toEqual([
+        [`/api/v1/namespaces/${ns}/configmaps`, { labelSelector: "role=launcher" }],
+        [`/api/v1/namespaces/${ns}/configmaps`, {
+          watch: "1",
+          resourceVersion: listedAt,
+          allowWatchBookmarks: "true",
+          labelSelector: "role=launcher",
+          timeoutSeconds: "120"
+        }]
+      ])
+    }))
+
+  it.effect("survives dropped watches with one LIST, and forgets deleted objects", () =>
+    Effect.gen(function*() {
+      const ns = namespace("match-drops")
+      sim.seed([labelled(ns, "first", "launcher", "done")])
+      sim.faults.setWatchFault({ resource: "configmaps", dropAfterEvents: 1 })
+      yield* Effect.addFinalizer(() => Effect.sync(() => sim.faults.setWatchFault(undefined)))
+      const client = yield* api()
+      const newest = (objects: ReadonlyArray<KubeObject>) => (objects.length === 1 && objects[0]!.metadata.name === "second" ? objects[0] : undefined)
+      const fiber = yield* Effect.forkChild(
+        client.waitForMatch({ apiVersion: "v1", kind: "ConfigMap", namespace: ns, labels: { role: "launcher" } }, newest, { timeout: "2 minutes" })
+      )
+      yield* watchOpened(ns, 1)
+      sim.seed([labelled(ns, "second", "launcher", "0")])
+      yield* watchOpened(ns, 2)
+      sim.cluster.delete(configMaps(), ns, "first")
+      const object = yield* Fiber.join(fiber)
+      expect(object.metadata.name).toBe("second")
+      expect(requests("list", ns)).toHaveLength(1)
+      expect(requests("watch", ns)).toHaveLength(2)
+    }))
+
+  it.effect("times out with the newest matching object observed", () =>
+    Effect.gen(function*() {
+      const ns = namespace("match-timeout")
+      sim.seed([labelled(ns, "launcher", "launcher", "running")])
+      const client = yield* api()
+      const fiber = yield* Effect.forkChild(
+        client.waitForMatch({ apiVersion: "v1", kind: "ConfigMap", namespace: ns, labels: { role: "launcher" } }, launcherAt("done"), {
+          timeout: "30 seconds",
+          description: "to finish"
+        })
+      )
+      yield* watchOpened(ns, 1)
+      yield* TestClock.adjust("31 seconds")
+      const error = yield* Effect.flip(Fiber.join(fiber))
+      expect(error._tag).toBe("WaitTimeout")
+      if (error._tag !== "WaitTimeout") return
+      expect(error.message).toBe(`timed out after 30s waiting for ConfigMaps in ${ns} with role=launcher to finish`)
+      expect(error.last?.metadata.name).toBe("launcher")
+    }))
+})

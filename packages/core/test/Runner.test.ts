@@ -8,6 +8,7 @@ import * as Ref from "effect/Ref"
 import { TestClock } from "effect/testing"
 import { KubeClient, KubeError, type KubeObject, makeTestStore } from "../src/KubeClient.ts"
 import type * as Plan from "../src/Plan.ts"
+import type * as Recipe from "../src/Recipe.ts"
 import * as Progress from "../src/Progress.ts"
 import { RunContext } from "../src/RunContext.ts"
 import * as Runner from "../src/Runner.ts"
@@ -560,6 +561,7 @@ describe("Runner.run: CRD lookups", () => {
           create: () => Effect.never,
           delete: () => Effect.never,
           waitFor: () => Effect.never,
+          waitForMatch: () => Effect.never,
           logs: () => Stream.never,
           proxy: () => Effect.never,
           isServed: () => Effect.never
@@ -660,6 +662,37 @@ describe("Runner.run: served-API requirements", () => {
       const h = yield* harness({ kube: servedLayer(() => Effect.succeed(false)) })
       const results = yield* runPlan(h, planOf([plannedCheck(apiPlugin(yield* Ref.make(false)))]))
       expect(pick(results)[0]?.status).toBe("skipped")
+    }))
+
+  it.effect("with declaredBy: skips when the recipe does not declare the component, fails when it does", () =>
+    Effect.gen(function*() {
+      const declared = (ran: Ref.Ref<boolean>) =>
+        Validator.defineValidator({
+          name: "nccl-all-reduce-bw",
+          phase: "performance",
+          description: "needs TrainJob served",
+          constraints: noConstraints,
+          requires: [{ kind: "api", apiVersion: "trainer.kubeflow.org/v1alpha1", resourceKind: "TrainJob", whenMissing: "failed", declaredBy: "kubeflow-trainer" }],
+          timeoutMs: 60_000,
+          run: () => Effect.as(Ref.set(ran, true), Validator.passed("measured"))
+        })
+      const h = yield* harness({ kube: servedLayer(() => Effect.succeed(false)) })
+      const ran = yield* Ref.make(false)
+      const undeclared = yield* runPlan(h, planOf([plannedCheck(declared(ran))]))
+      expect(pick(undeclared)).toEqual([{
+        name: "nccl-all-reduce-bw",
+        phase: "performance",
+        status: "skipped",
+        message: "TrainJob (trainer.kubeflow.org/v1alpha1) is not served by the cluster and the recipe does not declare kubeflow-trainer"
+      }])
+      const plan = planOf([plannedCheck(declared(ran))])
+      const withTrainer: Plan.Plan = {
+        ...plan,
+        recipe: { ...plan.recipe, recipe: { ...plan.recipe.recipe, componentRefs: [{ name: "kubeflow-trainer" } as Recipe.ComponentRef] } }
+      }
+      const h2 = yield* harness({ kube: servedLayer(() => Effect.succeed(false)) })
+      expect(pick(yield* runPlan(h2, withTrainer))[0]?.status).toBe("failed")
+      expect(yield* Ref.get(ran)).toBe(false)
     }))
 
   it.effect("is inconclusive, never skipped, when discovery is Forbidden", () =>

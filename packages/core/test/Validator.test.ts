@@ -70,12 +70,12 @@ describe("defineValidator", () => {
     [
       "a requirement of unknown kind",
       { requires: [{ kind: "node", name: "a" }] },
-      `invalid validator plugin "my-check": requires[0] must be {kind: "component" | "crd", name}, {kind: "constraint", anyOf: [names]} or {kind: "api", apiVersion, resourceKind, whenMissing?} (got {"kind":"node","name":"a"})`
+      `invalid validator plugin "my-check": requires[0] must be {kind: "component" | "crd", name}, {kind: "constraint", anyOf: [names]} or {kind: "api", apiVersion, resourceKind, whenMissing?, declaredBy?} (got {"kind":"node","name":"a"})`
     ],
     [
       "a constraint requirement without names",
       { requires: [{ kind: "constraint", anyOf: [] }] },
-      `invalid validator plugin "my-check": requires[0] must be {kind: "component" | "crd", name}, {kind: "constraint", anyOf: [names]} or {kind: "api", apiVersion, resourceKind, whenMissing?} (got {"kind":"constraint","anyOf":[]})`
+      `invalid validator plugin "my-check": requires[0] must be {kind: "component" | "crd", name}, {kind: "constraint", anyOf: [names]} or {kind: "api", apiVersion, resourceKind, whenMissing?, declaredBy?} (got {"kind":"constraint","anyOf":[]})`
     ],
     [
       "a permission without verbs",

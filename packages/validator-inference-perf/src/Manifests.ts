@@ -12,6 +12,7 @@ import type { KubeObject, ProxyRequest } from "@aicr/core/KubeClient"
 import * as Dra from "@aicr/core/Dra"
 import * as Image from "@aicr/core/Image"
 import * as RunContext from "@aicr/core/RunContext"
+import * as RunNamespace from "@aicr/core/RunNamespace"
 
 // ---------------------------------------------------------------------------------------------------------------
 // Names
@@ -229,16 +230,8 @@ export const namespace = (run: RunIdentity): KubeObject => ({
  * A copy of an image pull secret in the run namespace: same name, type and data, the run labels, nothing of the
  * source's server-set metadata, annotations or owners.
  */
-export const pullSecretCopy = (source: KubeObject, run: RunIdentity): KubeObject => ({
-  apiVersion: "v1",
-  kind: "Secret",
-  metadata: { name: source.metadata.name, namespace: names(run.hash).namespace, labels: { ...run.labels } },
-  ...(typeof source["type"] === "string" ? { type: source["type"] } : {}),
-  ...(isRecord(source["data"]) ? { data: { ...source["data"] } } : {})
-})
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value)
+export const pullSecretCopy = (source: KubeObject, run: RunIdentity): KubeObject =>
+  RunNamespace.pullSecretCopy(source, names(run.hash).namespace, run.labels)
 
 /** The ResourceClaimTemplate whose claims ask for one `gpu.nvidia.com` device (one per worker pod). */
 export const claimTemplate = (run: RunIdentity): KubeObject =>

@@ -8,6 +8,7 @@ import * as Dra from "@aicr/core/Dra"
 import { KubeClient, type KubeObject, type ObjectRef } from "@aicr/core/KubeClient"
 import * as Progress from "@aicr/core/Progress"
 import { RunContext } from "@aicr/core/RunContext"
+import * as RunNamespace from "@aicr/core/RunNamespace"
 import * as Validator from "@aicr/core/Validator"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
@@ -35,9 +36,12 @@ const describeError = (error: unknown): string =>
     ? (error as { message: string }).message
     : String(error)
 
-/** Any failure of a step, as "could not determine", prefixed with the step. */
+/** Any failure of a step, as "could not determine", prefixed with the step (core's run-namespace errors say it already). */
 const step = <A, E, R>(what: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, InferencePerfError, R> =>
-  Effect.mapError(effect, (error) => (error instanceof InferencePerfError ? error : new InferencePerfError({ message: `${what}: ${describeError(error)}` })))
+  Effect.mapError(effect, (error) =>
+    error instanceof InferencePerfError
+      ? error
+      : new InferencePerfError({ message: error instanceof RunNamespace.RunNamespaceError ? error.message : `${what}: ${describeError(error)}` }))
 
 type Images = Readonly<Record<"frontend" | "worker" | "aiperf", string>>
 
@@ -138,42 +142,6 @@ const pickNode = (settings: Inputs.Settings) =>
       }
     }
   })
-
-/** The run namespace: a terminating one of an earlier run (same run ID) is waited out; an active one is never adopted. */
-const ensureFreshNamespace = (name: string, waitMs: number) =>
-  Effect.gen(function*() {
-    const kube = yield* KubeClient
-    const ref: ObjectRef = { apiVersion: "v1", kind: "Namespace", name }
-    const existing = yield* Effect.result(kube.get(ref))
-    if (existing._tag === "Failure") {
-      if (existing.failure.reason === "NotFound") return
-      return yield* fail(`cannot read namespace ${name}: ${existing.failure.message}`)
-    }
-    const terminating = (existing.success.metadata as { deletionTimestamp?: string }).deletionTimestamp !== undefined
-    if (!terminating) {
-      return yield* fail(`namespace ${name} already exists and is not terminating; refusing to adopt it (an earlier run with the same AICR_RUN_ID? remove it with aicr cleanup)`)
-    }
-    yield* note(`namespace ${name} of an earlier run is terminating; waiting until it is gone`)
-    yield* step(`wait for namespace ${name} to be deleted`, kube.waitFor(ref, (object) => object === undefined, { timeout: Duration.millis(waitMs), description: "to be deleted" }))
-  })
-
-/**
- * The Secrets named by `--image-pull-secret`, read from the run's namespace before anything is created: a missing one
- * ends the check with a message naming it.
- */
-const readPullSecrets = Effect.gen(function*() {
-  const run = yield* RunContext
-  const kube = yield* KubeClient
-  return yield* Effect.forEach(run.imagePullSecrets, (name) =>
-    kube.get({ apiVersion: "v1", kind: "Secret", namespace: run.namespace, name }).pipe(
-      Effect.catchTag("KubeError", (error) =>
-        fail(
-          error.reason === "NotFound"
-            ? `the image pull secret ${name} (--image-pull-secret) is not in namespace ${run.namespace}; create it there or leave out the flag (nothing was created)`
-            : `cannot read the image pull secret ${run.namespace}/${name} (--image-pull-secret): ${error.message}`
-        ))
-    ))
-})
 
 /** Waits until the DGD is `successful` and each component has its desired number of Ready pods. */
 const waitForWorkload = (namespace: string, workers: number, knobs: Inputs.Knobs) =>
@@ -302,7 +270,7 @@ const runAiperf = (namespace: string, jobName: string, knobs: Inputs.Knobs) =>
 const measure = (settings: Inputs.Settings, images: Images) =>
   Effect.scoped(Effect.gen(function*() {
     const run = yield* RunContext
-    const pullSecrets = yield* readPullSecrets
+    const pullSecrets = yield* step("read the image pull secrets", RunNamespace.readPullSecrets)
     const picked = yield* pickNode(settings)
     if (picked._tag === "Early") return picked
     const { node, gpus } = picked
@@ -310,7 +278,7 @@ const measure = (settings: Inputs.Settings, images: Images) =>
     const knobs = settings.knobs
     const identity = { hash: run.hash, labels: run.labels }
 
-    yield* ensureFreshNamespace(names.namespace, knobs.namespaceTerminationWaitMs)
+    yield* step("check the run namespace", RunNamespace.ensureFresh(names.namespace, knobs.namespaceTerminationWaitMs, note))
     const timeouts = { createTimeout: Duration.millis(knobs.apiCallTimeoutMs), releaseTimeout: Duration.millis(knobs.cleanupTimeoutMs) }
     yield* step("create the run namespace", acquire(Manifests.namespace(identity), { ...timeouts, waitUntilGone: "after-verdict" }))
     for (const secret of pullSecrets) {

@@ -5,7 +5,7 @@ import type * as Output from "./Output.ts"
 
 /** What was benchmarked: the facts a verdict reports next to the numbers. */
 export interface Run {
-  /** The 8-hex run hash that suffixes the run's object names. */
+  /** The run ID (`AICR_RUN_ID`), whose hash suffixes the run's object names. */
   readonly runId: string
   /** The worker nodes, one per node (intra-node: the one node). */
   readonly nodes: ReadonlyArray<string>
@@ -91,7 +91,7 @@ const transportOf = (info: Output.Info, run: Run): string | undefined =>
 const expectedRanks = (run: Run) => run.nodes.length * run.gpusPerNode
 
 const describe = (run: Run, transport: string | undefined, sizeBytes: number | undefined): string => {
-  const nodes = `${run.nodes.length} node${run.nodes.length === 1 ? "" : "s"} × ${run.gpusPerNode} GPUs (${expectedRanks(run)} ranks)`
+  const nodes = `${run.nodes.join(", ")} (${run.nodes.length} node${run.nodes.length === 1 ? "" : "s"} × ${run.gpusPerNode} GPUs, ${expectedRanks(run)} ranks)`
   const over = transport === undefined ? "" : ` over ${transport}`
   const size = sizeBytes === undefined ? "" : `, largest message ${Inputs.formatSize(sizeBytes)}`
   const sweep = `sizes ${Inputs.formatSize(run.benchmark.minBytes)}–${Inputs.formatSize(run.benchmark.maxBytes)}`

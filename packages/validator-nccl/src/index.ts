@@ -1,10 +1,8 @@
 import * as Validator from "@aicr/core/Validator"
-import * as Data from "effect/Data"
-import * as Effect from "effect/Effect"
 import * as Inputs from "./Inputs.ts"
+import * as Pipeline from "./Pipeline.ts"
 
-/** "Could not determine": the NCCL benchmark could not produce a measurement. */
-export class NcclError extends Data.TaggedError("NcclError")<{ readonly message: string }> {}
+export { NcclError } from "./Pipeline.ts"
 
 /** The recipe constraints nccl-all-reduce-bw reads (gate and profile) and its knobs, decoded at plan time; see `Inputs`. */
 export const constraints = Inputs.constraints
@@ -21,25 +19,29 @@ export const ncclAllReduceBw = Validator.defineValidator({
   constraints,
   requires: [
     { kind: "constraint", anyOf: ["nccl-all-reduce-bw"] },
-    { kind: "crd", name: "trainjobs.trainer.kubeflow.org" }
+    {
+      kind: "api",
+      apiVersion: "trainer.kubeflow.org/v1alpha1",
+      resourceKind: "TrainJob",
+      whenMissing: "failed",
+      declaredBy: "kubeflow-trainer",
+      hint: "the recipe declares kubeflow-trainer, but its TrainJob API is not there (is Kubeflow Trainer installed?)"
+    }
   ],
   permissions: [
+    { apiGroups: [""], resources: ["namespaces"], verbs: ["create", "get", "list", "watch", "delete"] },
     { apiGroups: ["trainer.kubeflow.org"], resources: ["trainjobs", "trainingruntimes"], verbs: ["create", "get", "list", "watch", "delete"] },
+    { apiGroups: [""], resources: ["secrets"], verbs: ["get", "create", "delete"] },
     { apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get", "list", "watch"] },
     { apiGroups: [""], resources: ["nodes"], verbs: ["get", "list"] },
-    { apiGroups: ["resource.k8s.io"], resources: ["resourceslices", "resourceclaims"], verbs: ["get", "list"] },
-    { apiGroups: ["apiextensions.k8s.io"], resources: ["customresourcedefinitions"], verbs: ["get"] }
+    { apiGroups: ["networking.gke.io"], resources: ["networks"], verbs: ["get", "list"] },
+    { apiGroups: ["resource.k8s.io"], resources: ["resourceclaimtemplates"], verbs: ["create", "get", "list", "watch", "delete"] },
+    { apiGroups: ["resource.k8s.io"], resources: ["resourceslices", "resourceclaims"], verbs: ["get", "list"] }
   ],
   images: ["runtime", "runtime-gke", "probe"],
   exclusive: ["gpu"],
   timeoutMs: 30 * 60_000,
-  run: () =>
-    Effect.fail(
-      new NcclError({
-        message: "nccl-all-reduce-bw is not available in this version of aicr: its TrainJob pipeline is not " +
-          "implemented yet, so no verdict is given and nothing was created on the cluster"
-      })
-    )
+  run: Pipeline.run
 })
 
 export default ncclAllReduceBw

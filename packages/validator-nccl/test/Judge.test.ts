@@ -52,7 +52,7 @@ const reason = (judgement: Judge.Judgement) => {
 const judge = (gate: Inputs.Gate | undefined, text: string, run: Partial<Judge.Run> = {}) =>
   Judge.judge({ gate, parsed: Output.parse(text), run: { ...LEGACY_RUN, ...run } })
 
-const CONTEXT = "[inter-node on 2 nodes × 8 GPUs (16 ranks) over AWS Libfabric; sizes 8–4G, largest message 4G; run 1a2b3c4d]"
+const CONTEXT = "[inter-node on nccl-tests-efa-16-worker-0, nccl-tests-efa-16-worker-1 (2 nodes × 8 GPUs, 16 ranks) over AWS Libfabric; sizes 8–4G, largest message 4G; run 1a2b3c4d]"
 
 describe("judge", () => {
   it("passes with everything a report needs: figure, threshold, effective threshold, nodes, transport, sizes, table", () => {
@@ -126,7 +126,7 @@ describe("judge", () => {
     expect(result.status).toBe("failed")
     expect(result.message).toBe(
       'NCCL all-reduce bus bandwidth 269.99 GB/s does not satisfy constraint ">= 300" (with 10% tolerance: at least 270.00 GB/s) ' +
-        "[inter-node on 1 node × 1 GPUs (1 ranks); sizes 1K–16G, largest message 16G; run 1a2b3c4d]"
+        "[inter-node on node1 (1 node × 1 GPUs, 1 ranks); sizes 1K–16G, largest message 16G; run 1a2b3c4d]"
     )
     expect(result.metrics[0]).toEqual({ name: "nccl-all-reduce-bw", value: 269.99, unit: "GB/s", threshold: ">= 300", passed: false })
   })
@@ -146,7 +146,7 @@ describe("judge", () => {
     expect(result.message).toBe(
       "NCCL all-reduce failed its data check: data corruption: nccl-tests found wrong results (#wrong: 4 at 17179869184 B out-of-place); " +
         'nccl-tests reports "Out of bounds values : 7 FAILED"; NCCL all-reduce bus bandwidth 450.30 GB/s satisfies constraint ">= 300" ' +
-        "(with 10% tolerance: at least 270.00 GB/s) [inter-node on 1 node × 1 GPUs (1 ranks) over efa (configured; NCCL did not report its network); " +
+        "(with 10% tolerance: at least 270.00 GB/s) [inter-node on node1 (1 node × 1 GPUs, 1 ranks) over efa (configured; NCCL did not report its network); " +
         "sizes 1K–16G, largest message 16G; run 1a2b3c4d]"
     )
     if (result.status === "skipped") throw new Error("unreachable")
@@ -183,7 +183,7 @@ describe("judge", () => {
     const result = outcome(judge(atLeast(300), GKE, { mode: "intra-node", nodes: ["gpu-a"], fabric: undefined }))
     expect(result.message).toBe(
       'NCCL all-reduce bus bandwidth 333.51 GB/s satisfies constraint ">= 300" (with 10% tolerance: at least 270.00 GB/s) ' +
-        "[intra-node on 1 node × 8 GPUs (8 ranks); sizes 8–4G, largest message 8G; run 1a2b3c4d]"
+        "[intra-node on gpu-a (1 node × 8 GPUs, 8 ranks); sizes 8–4G, largest message 8G; run 1a2b3c4d]"
     )
   })
 })
@@ -193,7 +193,7 @@ describe("no verdict", () => {
     const truncated = LEGACY.slice(0, LEGACY.indexOf("# Avg bus bandwidth"))
     expect(reason(judge(atLeast(300), truncated))).toBe(
       'the nccl-tests table in the launcher log is truncated: it stops after 4294967296 B (4 GiB) without the "# Avg bus bandwidth" ' +
-        "line nccl-tests prints once every size has run [inter-node on 2 nodes × 8 GPUs (16 ranks) over AWS Libfabric; sizes 8–4G; run 1a2b3c4d]"
+        "line nccl-tests prints once every size has run [inter-node on nccl-tests-efa-16-worker-0, nccl-tests-efa-16-worker-1 (2 nodes × 8 GPUs, 16 ranks) over AWS Libfabric; sizes 8–4G; run 1a2b3c4d]"
     )
   })
 
@@ -205,7 +205,7 @@ describe("no verdict", () => {
     expect(reason(judge(atLeast(40), LEGACY, { nodes: ["a", "b", "c"] }))).toBe(
       "nccl-tests ran on 16 GPUs (hosts nccl-tests-efa-16-worker-0, nccl-tests-efa-16-worker-1) but the run placed 24 (3 × 8): " +
         "the bandwidth would not describe the nodes benchmarked " +
-        "[inter-node on 3 nodes × 8 GPUs (24 ranks) over AWS Libfabric; sizes 8–4G, largest message 4G; run 1a2b3c4d]"
+        "[inter-node on a, b, c (3 nodes × 8 GPUs, 24 ranks) over AWS Libfabric; sizes 8–4G, largest message 4G; run 1a2b3c4d]"
     )
   })
 })

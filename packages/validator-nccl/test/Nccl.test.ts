@@ -8,7 +8,7 @@ import { it as effectIt } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { describe, expect, it } from "vitest"
-import ncclDefault, { constraints, ncclAllReduceBw, NcclError } from "../src/index.ts"
+import ncclDefault, { constraints, ncclAllReduceBw } from "../src/index.ts"
 
 const allows = (apiGroup: string, resource: string, verb: string) =>
   ncclAllReduceBw.permissions.some((rule) => rule.apiGroups.includes(apiGroup) && rule.resources.includes(resource) && rule.verbs.includes(verb))
@@ -42,10 +42,17 @@ describe("nccl-all-reduce-bw metadata", () => {
     expect(Object.keys(entry.images).sort()).toEqual([...ncclAllReduceBw.images].sort())
   })
 
-  it("requires the nccl-all-reduce-bw gate and the TrainJob CRD", () => {
+  it("requires the nccl-all-reduce-bw gate, and the TrainJob API (failed when the recipe declares kubeflow-trainer, else skipped)", () => {
     expect(ncclAllReduceBw.requires).toEqual([
       { kind: "constraint", anyOf: ["nccl-all-reduce-bw"] },
-      { kind: "crd", name: "trainjobs.trainer.kubeflow.org" }
+      {
+        kind: "api",
+        apiVersion: "trainer.kubeflow.org/v1alpha1",
+        resourceKind: "TrainJob",
+        whenMissing: "failed",
+        declaredBy: "kubeflow-trainer",
+        hint: "the recipe declares kubeflow-trainer, but its TrainJob API is not there (is Kubeflow Trainer installed?)"
+      }
     ])
   })
 
@@ -56,13 +63,17 @@ describe("nccl-all-reduce-bw metadata", () => {
     ["", "pods/log", ["get"]],
     ["", "nodes", ["get", "list"]],
     ["resource.k8s.io", "resourceslices", ["list"]],
-    ["apiextensions.k8s.io", "customresourcedefinitions", ["get"]]
+    ["", "namespaces", ["create", "get", "watch", "delete"]],
+    ["", "secrets", ["get", "create", "delete"]],
+    ["networking.gke.io", "networks", ["list"]],
+    ["resource.k8s.io", "resourceclaimtemplates", ["create", "delete"]]
   ])("may use %s %s: %j", (group, resource, verbs) => {
     for (const verb of verbs) expect(allows(group, resource, verb)).toBe(true)
   })
 
   it("asks for no write access to cluster-wide objects it does not create", () => {
     expect(allows("", "nodes", "update")).toBe(false)
+    expect(allows("apiextensions.k8s.io", "customresourcedefinitions", "get")).toBe(false)
     expect(allows("apiextensions.k8s.io", "customresourcedefinitions", "create")).toBe(false)
     expect(allows("", "pods", "delete")).toBe(false)
   })
@@ -108,22 +119,21 @@ const RECIPE: Recipe = {
 const services = Layer.mergeAll(KubeClient.layerTest(), RunContext.layerTest(), Progress.layerSilent)
 
 describe("nccl-all-reduce-bw run", () => {
-  effectIt.effect("fails with NcclError, never a verdict, and creates nothing", () =>
+  effectIt.effect("on a cluster without GPU nodes: skipped with the reason, and nothing created", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(Effect.scoped(ncclAllReduceBw.run({
+      const outcome = yield* Effect.scoped(ncclAllReduceBw.run({
         config: constraints.parse({ "nccl-all-reduce-bw": ">= 300" }),
         recipe: RECIPE,
         images: { runtime: "nccl-tests:1", "runtime-gke": "pytorch:25.06-py3", probe: "busybox:1.37" },
         timeoutMs: ncclAllReduceBw.timeoutMs
-      })))
-      expect(error).toBeInstanceOf(NcclError)
-      expect(error._tag).toBe("NcclError")
-      expect(error.message).toContain("not available")
-      expect(error.message).toBe(
-        "nccl-all-reduce-bw is not available in this version of aicr: its TrainJob pipeline is not implemented yet, " +
-          "so no verdict is given and nothing was created on the cluster"
+      }))
+      expect(outcome.status).toBe("skipped")
+      expect(outcome.message).toBe(
+        "requires at least 2 GPU nodes of one shape for the east-west fabric test, found 0 " +
+          "(set AICR_NCCL_INTRA_NODE=true to measure one node's GPUs over NVLink instead)"
       )
       const kube = yield* KubeClient
+      expect(yield* kube.list({ apiVersion: "v1", kind: "Namespace" })).toEqual([])
       expect(yield* kube.list({ apiVersion: "trainer.kubeflow.org/v1alpha1", kind: "TrainJob" })).toEqual([])
     }).pipe(Effect.provide(services)))
 })
