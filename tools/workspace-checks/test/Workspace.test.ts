@@ -44,6 +44,15 @@ describe("workspace", () => {
     expect(real.stderr).toMatch(/: 0 objects of run \S+ left/)
   }, 120_000)
 
+  it("the training example passes nccl-all-reduce-bw on the simulated h100-eks, with bandwidth, threshold and nodes", () => {
+    const result = aicr(["validate", "--simulate", "h100-eks", "--recipe", "examples/recipes/h100-eks-training-kubeflow.yaml", "--phase", "performance"])
+    expect(result.stderr).not.toContain("error:")
+    expect(result.status).toBe(0)
+    expect(result.stderr).toMatch(/PASS\s+performance\/nccl-all-reduce-bw: NCCL all-reduce bus bandwidth \d+\.\d\d GB\/s satisfies constraint ">= 300"/)
+    expect(result.stderr).toMatch(/at least 270\.00 GB\/s\) \[inter-node on gpu-1, gpu-2 \(2 nodes × 8 GPUs, 16 ranks\)/)
+    expect(result.stderr).toMatch(/: 0 objects of run \S+ left/)
+  }, 120_000)
+
   it("the example config loads its out-of-tree plugin", () => {
     const result = aicr(["validate", "-r", "examples/recipes/with-plugin.yaml", "--config", "examples/aicr.config.mjs", "--dry-run"])
     expect(result.stderr).not.toContain("error:")
