@@ -1,6 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import { TestClock } from "effect/testing"
 import * as KubeClient from "../src/KubeClient.ts"
 
 describe("reasonFromStatus", () => {
@@ -122,6 +124,22 @@ describe("KubeClient.layerTest", () => {
       expect(names(yield* kube.list({ apiVersion: "v1", kind: "Pod", namespace: "ns1", labels: { role: "worker" } }))).toEqual([])
       expect(names(yield* kube.list({ apiVersion: "v1", kind: "Node", labels: { gpu: "true" } }))).toEqual(["gpu-1"])
       expect(names(yield* kube.list({ apiVersion: "v1", kind: "Service" }))).toEqual([])
+    })))
+
+  it.effect("waitForMatch wakes on creates and returns what the selection picks among the labelled objects", () =>
+    withStore(Effect.gen(function*() {
+      const kube = yield* KubeClient.KubeClient
+      const query = { apiVersion: "v1", kind: "Pod", namespace: "ns1", labels: { role: "launcher" } }
+      const fiber = yield* Effect.forkChild(kube.waitForMatch(query, (pods) => pods.find((candidate) => candidate.metadata.name === "l2"), { timeout: "1 minute" }))
+      yield* kube.create(pod("l1", "ns1", { role: "launcher" }))
+      yield* kube.create(pod("l2", "ns2", { role: "launcher" }))
+      yield* kube.create(pod("l2", "ns1", { role: "worker" }))
+      yield* kube.delete({ apiVersion: "v1", kind: "Pod", namespace: "ns1", name: "l2" })
+      yield* kube.create(pod("l2", "ns1", { role: "launcher" }))
+      const picked = yield* Fiber.join(fiber)
+      expect([picked.metadata.namespace, picked.metadata.name, picked.metadata.labels]).toEqual(["ns1", "l2", { role: "launcher" }])
+      const timedOut = yield* Effect.flip(kube.waitForMatch(query, () => undefined, { timeout: "1 second" }).pipe(Effect.timeout("1 minute"), Effect.forkChild, Effect.flatMap((running) => Effect.andThen(TestClock.adjust("2 seconds"), Fiber.join(running)))))
+      expect(timedOut._tag).toBe("WaitTimeout")
     })))
 
   it.effect("gives every build of the layer its own store", () =>
