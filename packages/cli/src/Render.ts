@@ -1,5 +1,6 @@
 import type * as Plan from "@aicr/core/Plan"
 import * as Problem from "@aicr/core/Problem"
+import * as Rbac from "@aicr/core/Rbac"
 import type * as Runner from "@aicr/core/Runner"
 import { formatDuration } from "@aicr/core/Runner"
 
@@ -28,7 +29,15 @@ const requirementText = (check: Plan.PlannedCheck): ReadonlyArray<string> =>
   })
 
 /** The plan of a dry run: phases, checks, images, constraints, permissions, and skips decided by the recipe. */
-export const plan = (planned: Plan.Plan, options: { readonly context?: string | undefined; readonly kubeconfig?: string | undefined }): string => {
+export const plan = (
+  planned: Plan.Plan,
+  options: {
+    readonly context?: string | undefined
+    readonly kubeconfig?: string | undefined
+    readonly runner?: string | undefined
+    readonly namespace?: string | undefined
+  }
+): string => {
   const { recipe } = planned
   const lines: Array<string> = []
   lines.push("aicr validate --dry-run: the plan (nothing is run and nothing is changed on the cluster)")
@@ -66,7 +75,23 @@ export const plan = (planned: Plan.Plan, options: { readonly context?: string | 
       }
     }
   }
+  if (options.runner === "in-cluster") lines.push("", ...inClusterPlan(planned, options.namespace ?? "aicr-validation"))
   return lines.join("\n") + "\n"
+}
+
+/** What the in-cluster runner would create, and the one ClusterRole's rules: the union of the running checks' permissions. */
+const inClusterPlan = (planned: Plan.Plan, namespace: string): ReadonlyArray<string> => {
+  const running = planned.phases.flatMap((phase) => phase.checks).filter((check) => check.decision._tag === "Run" && check.plugin !== undefined)
+  const lines = [
+    `in-cluster runner: namespace ${namespace} (created if absent and left in place); per run a ConfigMap aicr-input-<hash>,`,
+    "a ServiceAccount, a ClusterRole and a ClusterRoleBinding aicr-validator-<hash>, and one Job per check running",
+    "the validator image (aicr check <name>); the role is revoked first when the run ends"
+  ]
+  if (running.length === 0) return [...lines, "RBAC rules: none (no check runs)"]
+  const rules = Rbac.rulesFor(running.map((check) => check.plugin!))
+  lines.push(`RBAC rules of ClusterRole aicr-validator-<hash> (${plural(rules.length, "rule")}, no wildcard; for ${running.map((check) => check.name).join(", ")}):`)
+  for (const rule of rules) lines.push(`  ${Rbac.format(rule)}`)
+  return lines
 }
 
 const STATUS_MARK: Record<Runner.Status, string> = { passed: "PASS", failed: "FAIL", skipped: "SKIP", inconclusive: "INCONCLUSIVE" }

@@ -39,7 +39,19 @@ export interface Options {
   readonly simulate?: string | undefined
   readonly keep?: boolean | undefined
   readonly imagePullSecrets?: ReadonlyArray<string> | undefined
+  /** `--runner`: `local` (default) or `in-cluster`. */
+  readonly runner?: string | undefined
+  /** `--namespace`: the validation namespace of the in-cluster runner (default `AICR_NAMESPACE`, else `aicr-validation`). */
+  readonly namespace?: string | undefined
 }
+
+/** Where the checks run. */
+export type RunnerKind = "local" | "in-cluster"
+
+export const RUNNERS: ReadonlyArray<RunnerKind> = ["local", "in-cluster"]
+
+/** The in-cluster runner's namespace when neither `--namespace` nor `AICR_NAMESPACE` names one (upstream's). */
+export const DEFAULT_NAMESPACE = "aicr-validation"
 
 export interface Inputs {
   readonly plan: Plan.Plan
@@ -49,6 +61,9 @@ export interface Inputs {
   readonly nodeSelector: Readonly<Record<string, string>>
   readonly tolerations: ReturnType<typeof Scheduling.parseTolerations>["tolerations"]
   readonly build: BuildInfo.BuildInfo
+  readonly runner: RunnerKind
+  /** The in-cluster runner's validation namespace. */
+  readonly namespace: string
 }
 
 /** Reads `cm://` recipes through a connection made from `--kubeconfig` / `--context` for the one read. */
@@ -112,6 +127,20 @@ export const prepare = (options: Options, cwd: string, env: NodeJS.ProcessEnv) =
       }
     }
 
+    const runner = options.runner ?? "local"
+    if (!RUNNERS.includes(runner as RunnerKind)) {
+      problems.push({ source: "--runner", message: `"${runner}" is not a runner: use ${RUNNERS.join(" or ")}` })
+    }
+    const namespace = options.namespace ?? (env["AICR_NAMESPACE"] === undefined || env["AICR_NAMESPACE"] === "" ? DEFAULT_NAMESPACE : env["AICR_NAMESPACE"])
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace) || namespace.length > 63) {
+      problems.push({ source: options.namespace === undefined ? "AICR_NAMESPACE" : "--namespace", message: `"${namespace}" is not a namespace name (a DNS-1123 label)` })
+    }
+    if (runner === "in-cluster" && !options.dryRun) {
+      problems.push({
+        source: "--runner",
+        message: "the in-cluster runner can only print its plan and RBAC rules in this version (add --dry-run); run the checks with the local runner (the default)"
+      })
+    }
     for (const secret of options.imagePullSecrets ?? []) {
       if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(secret) || secret.length > 253) {
         problems.push({ source: "--image-pull-secret", message: `"${secret}" is not a Secret name (a DNS-1123 subdomain)` })
@@ -151,7 +180,16 @@ export const prepare = (options: Options, cwd: string, env: NodeJS.ProcessEnv) =
     const planProblems = planned._tag === "Problems" ? planned.problems.filter((problem) => !recipePaths.has(problem.path)) : []
     const all = [...recipe.problems, ...planProblems].sort(byLine).concat(problems)
     if (planned._tag === "Problems" || all.length > 0) return yield* Effect.fail(inputErrors(all))
-    return { plan: planned.plan, runId, imagePullSecrets: options.imagePullSecrets ?? [], nodeSelector: selector.selector, tolerations: tolerations.tolerations, build } satisfies Inputs
+    return {
+      plan: planned.plan,
+      runId,
+      imagePullSecrets: options.imagePullSecrets ?? [],
+      nodeSelector: selector.selector,
+      tolerations: tolerations.tolerations,
+      build,
+      runner: runner as RunnerKind,
+      namespace
+    } satisfies Inputs
   })
 
 /** Writes the CTRF and JUnit reports the user asked for. */

@@ -34,7 +34,9 @@ const validate = Command.make(
     keep: Flag.Boolean("keep").pipe(Flag.withDescription("Leave the objects the checks create (for debugging); aicr cleanup --run <ID> --yes removes them"), Flag.withDefault(false)),
     imagePullSecret: many("image-pull-secret", "A Secret in the run's namespace that checks copy into the namespaces they create, for private registries (repeatable)"),
     simulate: maybe(Flag.String("simulate").pipe(Flag.withDescription("Run against a simulated GPU cluster started on loopback: a kube-sim profile (h100-eks, h100-gke, dev) or profile file; every report is marked simulated"))),
-    failFast: Flag.Boolean("fail-fast").pipe(Flag.withDescription("Stop after a phase that failed or was inconclusive"), Flag.withDefault(false))
+    failFast: Flag.Boolean("fail-fast").pipe(Flag.withDescription("Stop after a phase that failed or was inconclusive"), Flag.withDefault(false)),
+    runner: maybe(Flag.String("runner").pipe(Flag.withDescription("Where the checks run: local (default, in this process) or in-cluster (one Job per check; this version prints its plan and RBAC with --dry-run)"))),
+    namespace: maybe(Flag.String("namespace").pipe(Flag.withAlias("n"), Flag.withDescription("The in-cluster runner's namespace (default: AICR_NAMESPACE, else aicr-validation)")))
   },
   (input) =>
     Effect.gen(function*() {
@@ -54,7 +56,9 @@ const validate = Command.make(
         simulate: input.simulate,
         keep: input.keep,
         imagePullSecrets: input.imagePullSecret,
-        failFast: input.failFast
+        failFast: input.failFast,
+        runner: input.runner,
+        namespace: input.namespace
       }
       const cwd = process.cwd()
       const prepared = yield* Effect.result(Validation.prepare(options, cwd, process.env))
@@ -65,7 +69,7 @@ const validate = Command.make(
       const inputs = prepared.success
       Output.stderr(Render.warnings(inputs.plan.warnings))
       if (options.dryRun) {
-        Output.stdout(Render.plan(inputs.plan, options))
+        Output.stdout(Render.plan(inputs.plan, { ...options, runner: inputs.runner, namespace: inputs.namespace }))
         process.exitCode = ExitCode.Success
         return
       }

@@ -175,17 +175,20 @@ const isRequirement = (item: unknown): boolean => {
   return false
 }
 
+const noWildcard = (value: unknown): boolean => Array.isArray(value) && value.every((item) => typeof item === "string" && !item.includes("*"))
+
 const isPolicyRule = (item: unknown): boolean => {
   if (typeof item !== "object" || item === null) return false
   const rule = item as Record<string, unknown>
-  return isTextList(rule["apiGroups"], true) && isTextList(rule["resources"]) && isTextList(rule["verbs"])
+  return isTextList(rule["apiGroups"], true) && isTextList(rule["resources"]) && isTextList(rule["verbs"]) &&
+    noWildcard(rule["apiGroups"]) && noWildcard(rule["resources"]) && noWildcard(rule["verbs"])
 }
 
 const EXCLUSIVE: ReadonlyArray<unknown> = ["gpu"] satisfies ReadonlyArray<ExclusiveResource>
 
 const LIST_ITEMS: Record<"requires" | "permissions" | "images" | "exclusive", { valid: (item: unknown) => boolean; rule: string }> = {
   requires: { valid: isRequirement, rule: `must be {kind: "component" | "crd", name}, {kind: "constraint", anyOf: [names]} or {kind: "api", apiVersion, resourceKind, whenMissing?, declaredBy?}` },
-  permissions: { valid: isPolicyRule, rule: "must be {apiGroups, resources, verbs} lists of strings" },
+  permissions: { valid: isPolicyRule, rule: "must be {apiGroups, resources, verbs} lists of strings, with no wildcard (*): the in-cluster runner grants exactly what is named" },
   images: { valid: isText, rule: "must be a catalog image name" },
   exclusive: { valid: (item) => EXCLUSIVE.includes(item), rule: `must be one of: ${EXCLUSIVE.join(", ")}` }
 }

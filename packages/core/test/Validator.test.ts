@@ -80,7 +80,17 @@ describe("defineValidator", () => {
     [
       "a permission without verbs",
       { permissions: [{ apiGroups: [""], resources: ["pods"] }] },
-      `invalid validator plugin "my-check": permissions[0] must be {apiGroups, resources, verbs} lists of strings (got {"apiGroups":[""],"resources":["pods"]})`
+      `invalid validator plugin "my-check": permissions[0] must be {apiGroups, resources, verbs} lists of strings, with no wildcard (*): the in-cluster runner grants exactly what is named (got {"apiGroups":[""],"resources":["pods"]})`
+    ],
+    [
+      "a permission with a wildcard verb",
+      { permissions: [{ apiGroups: [""], resources: ["pods"], verbs: ["get"] }, { apiGroups: ["apps"], resources: ["deployments"], verbs: ["*"] }] },
+      `invalid validator plugin "my-check": permissions[1] must be {apiGroups, resources, verbs} lists of strings, with no wildcard (*): the in-cluster runner grants exactly what is named (got {"apiGroups":["apps"],"resources":["deployments"],"verbs":["*"]})`
+    ],
+    [
+      "a permission on every resource of a group",
+      { permissions: [{ apiGroups: ["nvidia.com"], resources: ["*"], verbs: ["get"] }] },
+      `invalid validator plugin "my-check": permissions[0] must be {apiGroups, resources, verbs} lists of strings, with no wildcard (*): the in-cluster runner grants exactly what is named (got {"apiGroups":["nvidia.com"],"resources":["*"],"verbs":["get"]})`
     ],
     ["an image key that is not text", { images: [3] }, `invalid validator plugin "my-check": images[0] must be a catalog image name (got 3)`]
   ]
