@@ -14,7 +14,7 @@ export const problems = (found: ReadonlyArray<Problem.Problem>): string =>
 export const warnings = (found: ReadonlyArray<Problem.Problem>): string =>
   found.map((problem) => `warning: ${Problem.format(problem)}\n`).join("")
 
-const requirementText = (check: Plan.PlannedCheck): ReadonlyArray<string> =>
+const requirementText = (check: Plan.PlannedCheck, declared: ReadonlySet<string>): ReadonlyArray<string> =>
   (check.plugin?.requires ?? []).map((requirement) => {
     switch (requirement.kind) {
       case "component":
@@ -23,8 +23,13 @@ const requirementText = (check: Plan.PlannedCheck): ReadonlyArray<string> =>
         return `constraint ${requirement.anyOf.join(" or ")} in the recipe`
       case "crd":
         return `CRD ${requirement.name} on the cluster (checked when the check runs)`
-      case "api":
-        return `${requirement.resourceKind} (${requirement.apiVersion}) served by the cluster, else ${requirement.whenMissing ?? "skipped"} (checked when the check runs)`
+      case "api": {
+        const served = `${requirement.resourceKind} (${requirement.apiVersion}) served by the cluster`
+        if (requirement.declaredBy === undefined) return `${served}, else ${requirement.whenMissing ?? "skipped"} (checked when the check runs)`
+        return declared.has(requirement.declaredBy)
+          ? `${served}, else ${requirement.whenMissing ?? "skipped"}: the recipe declares ${requirement.declaredBy} (checked when the check runs)`
+          : `${served}, else skipped: the recipe does not declare ${requirement.declaredBy} (checked when the check runs)`
+      }
     }
   })
 
@@ -63,7 +68,7 @@ export const plan = (
         for (const constraint of check.constraints) {
           lines.push(`      ${constraint.name} ${constraint.value}  (${constraint.path}${constraint.line === undefined ? "" : `, line ${constraint.line}`})`)
         }
-        const requires = requirementText(check)
+        const requires = requirementText(check, new Set(planned.recipe.recipe.componentRefs.map((ref) => ref.name)))
         if (requires.length > 0) lines.push(`    requires: ${requires.join("; ")}`)
         if (check.permissions.length > 0) {
           lines.push("    permissions:")

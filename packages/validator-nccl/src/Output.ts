@@ -527,7 +527,7 @@ export const parse = (text: string, options: ParseOptions = {}): Parsed => {
   const table = chosen === undefined ? undefined : toTable(chosen)
   const inconclusive = (reason: string): Parsed => ({ _tag: "Inconclusive", reason: withFailures(reason, info), table, info, source })
   const where = source === "log" ? "the launcher log" : "the launcher's termination message"
-  if (info.collective !== undefined && info.collective !== "all_reduce_perf") {
+  if (info.collective !== undefined && !/^all_reduce_perf(_mpi)?$/.test(info.collective)) {
     return inconclusive(`${where} holds the output of ${info.collective}, not all_reduce_perf`)
   }
   if (chosen === undefined || chosen.rows.length === 0) {

@@ -128,7 +128,7 @@ const pickNodes = (settings: Inputs.Settings) =>
         ))
       }
       if (wanted === 0) return early(Validator.skipped("no schedulable GPU node to run nccl-tests on"))
-      const free: Dra.Census = { ...census, nodes: census.nodes.filter((node) => !reservedElsewhere.has(node.name)) }
+      const free: Dra.Census = { ...census, nodes: census.nodes.map((node) => (reservedElsewhere.has(node.name) ? { ...node, free: 0 } : node)) }
       const outcome = Dra.pickEqualNodes(free, wanted, options)
       switch (outcome._tag) {
         case "Degraded":
@@ -144,16 +144,21 @@ const pickNodes = (settings: Inputs.Settings) =>
             yield* Effect.sleep(Duration.millis(Math.min(settings.knobs.runtimeVisiblePollIntervalMs * 4, 5_000)))
             continue
           }
-          return yield* fail(`the GPUs of the nodes are in use, nothing was created:\n${Dra.table(census, options)}`)
+          return yield* fail(
+            `the GPUs of the nodes are in use, nothing was created` +
+              `${reservedElsewhere.size === 0 ? "" : ` (reserved by another aicr run: ${[...reservedElsewhere].join(", ")})`}:\n${Dra.table(census, options)}`
+          )
         case "Picked": {
           let lost = false
-          for (const node of outcome.nodes) {
+          // One fixed order and a stop at the first loss: two runs racing for the same nodes cannot each win half.
+          for (const node of [...outcome.nodes].sort((a, b) => a.name.localeCompare(b.name))) {
             if (ours.has(node.name)) continue
             if (yield* step("reserve the GPU nodes", Dra.reserveNode(node.name))) {
               ours.add(node.name)
             } else {
               reservedElsewhere.add(node.name)
               lost = true
+              break
             }
           }
           if (lost) continue
@@ -214,6 +219,36 @@ const createTrainJob = (trainJob: KubeObject, knobs: Inputs.Knobs, timeouts: { r
     }
   })
 
+const trainJobFailed = (trainJob: KubeObject | undefined) =>
+  ((trainJob?.["status"] as { conditions?: ReadonlyArray<{ type?: string; status?: string; reason?: string; message?: string }> } | undefined)?.conditions ?? [])
+    .find((condition) => condition.type === "Failed" && condition.status === "True")
+
+/**
+ * Fails as soon as the TrainJob reports Failed (a worker died: the Trainer deletes the launcher, which then never
+ * finishes), so a wait on the launcher does not last its whole window.
+ */
+const unlessTrainJobFails = <E, R>(namespace: string, wait: Effect.Effect<KubeObject, E, R>, timeoutMs: number) =>
+  Effect.gen(function*() {
+    const kube = yield* KubeClient
+    const ref: ObjectRef = { apiVersion: Manifests.TRAINER_API_VERSION, kind: Manifests.TRAINJOB_KIND, namespace, name: Manifests.TRAINJOB_NAME }
+    const failed = kube.waitFor(ref, (object) => trainJobFailed(object) !== undefined, { timeout: Duration.millis(timeoutMs) }).pipe(
+      Effect.catchTag("WaitTimeout", () => Effect.never),
+      Effect.flatMap((object) =>
+        Effect.gen(function*() {
+          // The launcher itself failing fails the TrainJob too: then its pod (and log) is the answer.
+          const pods = yield* kube.list({ apiVersion: "v1", kind: "Pod", namespace, labels: Manifests.launcherPodSelector() })
+          const done = pods.find((pod) => phaseOf(pod) === "Succeeded" || phaseOf(pod) === "Failed")
+          if (done !== undefined) return done
+          const condition = trainJobFailed(object)
+          return yield* fail(
+            `the TrainJob failed (${condition?.reason ?? "Failed"}${condition?.message === undefined ? "" : `: ${condition.message}`}) before the launcher finished`
+          )
+        })
+      )
+    )
+    return yield* Effect.raceFirst(wait, failed)
+  })
+
 /** Watches for the launcher pod (by its JobSet labels) until it has finished; says when it starts running. */
 const awaitLauncher = (namespace: string, knobs: Inputs.Knobs) =>
   Effect.gen(function*() {
@@ -221,15 +256,15 @@ const awaitLauncher = (namespace: string, knobs: Inputs.Knobs) =>
     const query = { apiVersion: "v1", kind: "Pod", namespace, labels: Manifests.launcherPodSelector() }
     const newestLive = (pods: ReadonlyArray<KubeObject>) =>
       pods.filter(isLive).sort((a, b) => String(a.metadata["creationTimestamp"] ?? "").localeCompare(String(b.metadata["creationTimestamp"] ?? ""))).at(-1)
-    const appeared = yield* kube.waitForMatch(query, newestLive, {
+    const appeared = yield* unlessTrainJobFails(namespace, kube.waitForMatch(query, newestLive, {
       timeout: Duration.millis(knobs.launcherPodTimeoutMs),
       description: "to appear"
     }).pipe(
       Effect.catchTag("WaitTimeout", () =>
         fail(`the launcher pod did not appear within ${Duration.format(Duration.millis(knobs.launcherPodTimeoutMs))} (is the Kubeflow Trainer controller running?)`))
-    )
+    ), knobs.launcherPodTimeoutMs)
     yield* note(`launcher pod ${appeared.metadata.name} created; waiting for the benchmark`)
-    const finished = yield* kube.waitForMatch(query, (pods) => pods.find((pod) => phaseOf(pod) === "Succeeded" || phaseOf(pod) === "Failed"), {
+    const finished = yield* unlessTrainJobFails(namespace, kube.waitForMatch(query, (pods) => pods.find((pod) => phaseOf(pod) === "Succeeded" || phaseOf(pod) === "Failed"), {
       timeout: Duration.millis(knobs.trainJobTimeoutMs),
       description: "to finish"
     }).pipe(
@@ -238,7 +273,7 @@ const awaitLauncher = (namespace: string, knobs: Inputs.Knobs) =>
           `the launcher did not finish within ${Duration.format(Duration.millis(knobs.trainJobTimeoutMs))}` +
             ` (last phase: ${timeout.last === undefined ? "none" : phaseOf(timeout.last) ?? "unknown"})`
         ))
-    )
+    ), knobs.trainJobTimeoutMs)
     return finished
   })
 

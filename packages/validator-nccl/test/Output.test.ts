@@ -269,6 +269,11 @@ describe("truncated and missing tables are inconclusive", () => {
     expect(inconclusive(Output.parse(text)).reason).toBe("the launcher log holds the output of all_gather_perf, not all_reduce_perf")
   })
 
+  it("the MPI build of all_reduce_perf (GKE's all_reduce_perf_mpi) is all_reduce_perf", () => {
+    const text = LAMBDA.replace("# Collective test starting: all_reduce_perf", "# Collective test starting: all_reduce_perf_mpi")
+    expect(measured(Output.parse(text)).measurement.busBw).toBe(measured(Output.parse(LAMBDA)).measurement.busBw)
+  })
+
   it("names what failed when the output says so", () => {
     const text = [
       "# nccl-tests version 2.17.6 nccl-headers=22602 nccl-library=22602",
