@@ -6,7 +6,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
-import { Command, Flag } from "effect/cli"
+import { Argument, Command, Flag } from "effect/cli"
 import { resolve } from "node:path"
 import * as BuildInfo from "./BuildInfo.ts"
 import * as Output from "./Output.ts"
@@ -107,6 +107,23 @@ const cleanup = Command.make(
   "Remove what runs left on the cluster (after kill -9, a lost connection or a failed release), found from the run ledger and the aicr.nvidia.com/run-id labels; exit 0 when nothing is left, 1 when something remains, 2 for usage errors"
 ))
 
+/** Set by a command that reports its own interruption (`check`): the exit code after SIGINT/SIGTERM instead of 130/143. */
+let interruptedExitCode: number | undefined
+
+const check = Command.make(
+  "check",
+  { name: Argument.String("name").pipe(Argument.withDescription("The check to run (default: AICR_VALIDATOR_NAME)"), Argument.optional) },
+  (input) =>
+    Effect.gen(function*() {
+      const Check = yield* Effect.promise(() => import("./Check.ts"))
+      interruptedExitCode = Check.INTERRUPTED_EXIT_CODE
+      process.exitCode = yield* Check.check(Option.getOrUndefined(input.name), process.env, { debug })
+    })
+).pipe(Command.withDescription(
+  "Run one check inside the cluster, as the validator image's entrypoint (docs/adr/0005): input from AICR_CHECK_INPUT, the in-cluster " +
+    "service account only, the outcome record on stdout and in AICR_TERMINATION_LOG; exit 0 passed, 1 failed, 2 skipped, 3 inconclusive"
+))
+
 const catalogList = Command.make("list", {}, () =>
   Effect.map(Effect.promise(() => import("./CatalogList.ts")), (CatalogList) => CatalogList.print())).pipe(Command.withDescription("List the checks of the embedded catalog by phase"))
 
@@ -126,7 +143,7 @@ const root = Command.make("aicr").pipe(
     "aicr tells whether a GPU Kubernetes cluster really delivers what its recipe promises.\n\nExit codes:\n" +
       ExitCode.describe().map((entry) => `  ${String(entry.code).padStart(3)}  ${entry.meaning}`).join("\n")
   ),
-  Command.withSubcommands([validate, cleanup, catalog, version])
+  Command.withSubcommands([validate, cleanup, catalog, version, check])
 )
 
 let signal: "SIGINT" | "SIGTERM" | undefined
@@ -145,7 +162,7 @@ NodeRuntime.runMain(program, {
   disableErrorReporting: true,
   teardown: (exit, onExit) => {
     if (Exit.isSuccess(exit)) return onExit(typeof process.exitCode === "number" ? process.exitCode : 0)
-    if (Cause.hasInterruptsOnly(exit.cause)) return onExit(ExitCode.fromSignal(signal ?? "SIGINT"))
+    if (Cause.hasInterruptsOnly(exit.cause)) return onExit(interruptedExitCode ?? ExitCode.fromSignal(signal ?? "SIGINT"))
     const squashed = Cause.squash(exit.cause)
     Output.stderr(`aicr: internal error: ${squashed instanceof Error ? (debug ? squashed.stack : squashed.message) : String(squashed)}\n`)
     if (!debug) Output.stderr("run again with --debug for the stack trace\n")

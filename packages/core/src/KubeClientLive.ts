@@ -68,12 +68,12 @@ type KubeClientService = KubeClient["Service"]
 
 const DEFAULT_SERVICEACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
-const loadInCluster = (kc: KubeConfig): Effect.Effect<void, KubeConfigError> =>
+const inClusterConfig = (kc: KubeConfig, describeError: (reason: string) => string): Effect.Effect<void, KubeConfigError> =>
   Effect.try({
     try: () => {
-      const dir = process.env["AICR_SERVICEACCOUNT_DIR"] ?? DEFAULT_SERVICEACCOUNT_DIR
+      const dir = process.env["AICR_SERVICEACCOUNT_DIR"] || DEFAULT_SERVICEACCOUNT_DIR
       const host = process.env["KUBERNETES_SERVICE_HOST"]
-      const port = process.env["KUBERNETES_SERVICE_PORT"] ?? "443"
+      const port = process.env["KUBERNETES_SERVICE_PORT"] || "443"
       if (host === undefined || host === "") throw new Error("KUBERNETES_SERVICE_HOST is not set")
       const tokenFile = join(dir, "token")
       if (!existsSync(tokenFile)) throw new Error(`no service-account token at ${tokenFile}`)
@@ -92,10 +92,24 @@ const loadInCluster = (kc: KubeConfig): Effect.Effect<void, KubeConfigError> =>
         currentContext: "in-cluster"
       })
     },
-    catch: (error) =>
-      new KubeConfigError({
-        message: `no kubeconfig found (--kubeconfig, KUBECONFIG, ~/.kube/config) and not running in a cluster: ${error instanceof Error ? error.message : String(error)}`
-      })
+    catch: (error) => new KubeConfigError({ message: describeError(error instanceof Error ? error.message : String(error)) })
+  })
+
+const loadInCluster = (kc: KubeConfig): Effect.Effect<void, KubeConfigError> =>
+  inClusterConfig(kc, (reason) => `no kubeconfig found (--kubeconfig, KUBECONFIG, ~/.kube/config) and not running in a cluster: ${reason}`)
+
+/**
+ * Loads the in-cluster service account only, ignoring `KUBECONFIG` and `~/.kube/config`: the token (and `ca.crt`,
+ * `namespace` when present) of `$AICR_SERVICEACCOUNT_DIR` (default `/var/run/secrets/kubernetes.io/serviceaccount`),
+ * the API server at `https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT` (port default 443).
+ *
+ * Details: what a check running as a pod (`aicr check`) uses, so it acts only with its ServiceAccount's rights even
+ * when a kubeconfig is lying around in the image or the environment.
+ */
+export const loadInClusterConfig = (): Effect.Effect<KubeConfig, KubeConfigError> =>
+  Effect.suspend(() => {
+    const kc = new KubeConfig()
+    return Effect.as(inClusterConfig(kc, (reason) => `no in-cluster credentials: ${reason}`), kc)
   })
 
 /** Loads the kubeconfig: `options.kubeconfig`, `KUBECONFIG`, `~/.kube/config`, else the in-cluster service account. */
@@ -349,6 +363,16 @@ export const make = (kc: KubeConfig, options: Omit<Options, "kubeconfig" | "cont
     }
     return live
   })
+
+/** `KubeClient` from the in-cluster service account only (see {@link loadInClusterConfig}). */
+export const layerInCluster = (options: Omit<Options, "kubeconfig" | "context"> = {}): Layer.Layer<KubeClient, KubeConfigError> =>
+  Layer.effect(
+    KubeClient,
+    Effect.gen(function*() {
+      const kc = yield* loadInClusterConfig()
+      return KubeClient.of(yield* make(kc, options))
+    })
+  )
 
 /** `KubeClient` from a kubeconfig, `KUBECONFIG`, `~/.kube/config` or the in-cluster service account. */
 export const layerFromKubeconfig = (options: Options = {}): Layer.Layer<KubeClient, KubeConfigError> =>

@@ -37,10 +37,32 @@ export interface CheckResult {
   readonly artifacts: ReadonlyArray<Validator.Artifact>
 }
 
+/** What a check's execution gives back: a verdict with its evidence. */
+export type Verdict = {
+  readonly status: Status
+  readonly message: string
+  readonly metrics: ReadonlyArray<Validator.Metric>
+  readonly artifacts: ReadonlyArray<Validator.Artifact>
+}
+
+/**
+ * Runs one check that has a plugin and is not skipped, somewhere, and returns its verdict; `drain` defers work until
+ * after the verdict (before the check's exclusive resources are released). Its failures become `inconclusive`.
+ * The default runs the plugin in this process under its timeout; the in-cluster runner runs it as a Job.
+ */
+export type Execute = (
+  check: Plan.PlannedCheck,
+  plugin: Validator.AnyValidator,
+  recipe: Plan.Plan["recipe"],
+  drain: (work: Effect.Effect<void>) => Effect.Effect<void>
+) => Effect.Effect<Verdict, unknown, KubeClient | RunContext | Progress>
+
 export interface Options {
   readonly failFast: boolean
   /** Where each finished check's result is appended. */
   readonly results: Ref.Ref<ReadonlyArray<CheckResult>>
+  /** How a check runs (default: in this process, see {@link runInProcess}). */
+  readonly execute?: Execute | undefined
 }
 
 /** The status of a phase from its results: failed > inconclusive > passed; all skipped (or none) → skipped. */
@@ -85,9 +107,7 @@ const crdMissing = (name: string) =>
     return yield* Effect.failCause(found.cause)
   })
 
-type Verdict = { readonly status: Status; readonly message: string; readonly metrics: ReadonlyArray<Validator.Metric>; readonly artifacts: ReadonlyArray<Validator.Artifact> }
-
-const verdict = (status: Status, message: string): Verdict => ({ status, message, metrics: [], artifacts: [] })
+export const verdict = (status: Status, message: string): Verdict => ({ status, message, metrics: [], artifacts: [] })
 
 /** The verdict of what `run` returned; a value that is not a `CheckOutcome` (a JavaScript plugin) is inconclusive. */
 const fromOutcome = (outcome: unknown): Verdict => {
@@ -109,12 +129,8 @@ const fromOutcome = (outcome: unknown): Verdict => {
   )
 }
 
-const runPlugin = (
-  check: Plan.PlannedCheck,
-  plugin: Validator.AnyValidator,
-  recipe: Plan.Plan["recipe"],
-  drain: (work: Effect.Effect<void>) => Effect.Effect<void>
-) =>
+/** The local runner's execution: requirements, then the plugin's `run` in its own scope, under the check's timeout. */
+export const runInProcess: Execute = (check, plugin, recipe, drain) =>
   Effect.gen(function*() {
     for (const requirement of plugin.requires) {
       if (requirement.kind === "api") {
@@ -158,7 +174,8 @@ export const formatDuration = (ms: number): string => {
 const executeCheck = (
   check: Plan.PlannedCheck,
   recipe: Plan.Plan["recipe"],
-  locks: ReadonlyMap<Validator.ExclusiveResource, Semaphore.Semaphore>
+  locks: ReadonlyMap<Validator.ExclusiveResource, Semaphore.Semaphore>,
+  execute: Execute
 ) =>
   Effect.gen(function*() {
     const progress = yield* Progress
@@ -182,8 +199,8 @@ const executeCheck = (
     const body = Effect.gen(function*() {
       const startedAt = yield* Clock.currentTimeMillis
       yield* progress.emit({ _tag: "check-started", check: check.name, phase: check.phase })
-      const exit = yield* Effect.exit(runPlugin(check, plugin, recipe, drain))
-      const result: Verdict = Exit.isSuccess(exit) ? exit.value : verdict("inconclusive", describeCause(exit.cause))
+      const exit = yield* Effect.exit(execute(check, plugin, recipe, drain))
+      const result: Verdict = Exit.isSuccess(exit) ? exit.value : verdict("inconclusive", describeCause(exit.cause as Cause.Cause<Validator.CheckFailure>))
       const durationMs = (yield* Clock.currentTimeMillis) - startedAt
       yield* progress.emit({ _tag: "check-finished", check: check.name, phase: check.phase, status: result.status, message: result.message, durationMs })
       return { name: check.name, phase: check.phase, ...result, startedAt, durationMs }
@@ -210,7 +227,7 @@ export const run = (plan: Plan.Plan, options: Options) =>
       }
       const results = yield* Effect.forEach(
         phase.checks,
-        (check) => Effect.tap(executeCheck(check, plan.recipe, locks), (result) => Ref.update(options.results, (all) => [...all, result])),
+        (check) => Effect.tap(executeCheck(check, plan.recipe, locks, options.execute ?? runInProcess), (result) => Ref.update(options.results, (all) => [...all, result])),
         { concurrency: "unbounded" }
       )
       const status = phaseStatus(results)
