@@ -5,6 +5,7 @@ import * as KubeClientLive from "@aicr/core/KubeClientLive"
 import * as Ledger from "@aicr/core/Ledger"
 import { Progress } from "@aicr/core/Progress"
 import * as RunContext from "@aicr/core/RunContext"
+import * as InClusterRunner from "@aicr/core/InClusterRunner"
 import * as Runner from "@aicr/core/Runner"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -12,7 +13,9 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
+import type * as Scope from "effect/Scope"
 import { randomBytes } from "node:crypto"
+import { fileURLToPath } from "node:url"
 import * as Output from "./Output.ts"
 import * as Render from "./Render.ts"
 import type * as Validate from "./Validate.ts"
@@ -46,12 +49,32 @@ export interface RunOptions {
   readonly ledger?: Layer.Layer<Ledger.Ledger> | undefined
 }
 
-/** Starts kube-sim with `profile` on loopback for the rest of the scope (the module is loaded only here). */
-const startSimulation = (profile: string) =>
+/** The CLI's entry script: what kube-sim runs for the validator image (`aicr check <name>`) in simulated in-cluster runs. */
+const BIN = fileURLToPath(new URL("../bin/aicr.js", import.meta.url))
+
+/**
+ * Starts kube-sim with `profile` on loopback for the rest of the scope (the module is loaded only here). For the
+ * in-cluster runner it serves TLS with RBAC enforced, and plays the validator images by running this CLI's
+ * `aicr check` with the pod's service-account token, input mount and termination-log file.
+ */
+const startSimulation = (profile: string, validatorImages: ReadonlyArray<string> | undefined) =>
   Effect.acquireRelease(
     Effect.promise(async () => {
       const Sim = await import("@aicr/kube-sim")
-      const sim = await Sim.startSim({ profile })
+      const sim = await Sim.startSim({
+        profile,
+        ...(validatorImages === undefined ? {} : {
+          tls: true,
+          rbac: true,
+          execImages: validatorImages.map((image) => ({
+            image,
+            command: [process.execPath, BIN, "check"],
+            serviceAccountDirEnv: "AICR_SERVICEACCOUNT_DIR",
+            terminationMessageEnv: "AICR_TERMINATION_LOG",
+            killGraceMs: 30_000
+          }))
+        })
+      })
       Output.stderr(`simulated cluster: kube-sim profile ${sim.profile?.name ?? profile} at ${sim.url}\n`)
       const leftovers = (runId: string): ReadonlyArray<string> =>
         sim.cluster.store.keys().flatMap((key) =>
@@ -82,7 +105,9 @@ export const run = (inputs: Validate.Inputs, options: RunOptions) =>
     const runId = inputs.runId ?? RunContext.generateRunId(start, randomBytes(8).toString("hex"))
     Output.stderr(`run ${runId}\n`)
 
-    const simulated = options.simulate === undefined ? undefined : yield* startSimulation(options.simulate)
+    const inCluster = inputs.runner === "in-cluster"
+    const validatorImages = inCluster ? [...new Set(InClusterRunner.runningChecks(inputs.plan).map((check) => check.images["validator"] ?? ""))] : undefined
+    const simulated = options.simulate === undefined ? undefined : yield* startSimulation(options.simulate, validatorImages)
     const connection = yield* Effect.result(Layer.build(
       options.kube ?? KubeClientLive.layerFromKubeconfig(simulated === undefined ? { kubeconfig: options.kubeconfig, context: options.context } : { kubeconfig: simulated.kubeconfigPath })
     ))
@@ -143,9 +168,41 @@ export const run = (inputs: Validate.Inputs, options: RunOptions) =>
         return ExitCode.fromReport(report)
       })
     const code = yield* Ref.make<number>(ExitCode.Success)
-    yield* Runner.run(inputs.plan, { failFast: options.failFast, results }).pipe(
+    const prepared = yield* Ref.make<InClusterRunner.Prepared | undefined>(undefined)
+    type Outcome =
+      | { readonly _tag: "Results"; readonly results: ReadonlyArray<Runner.CheckResult> }
+      | { readonly _tag: "PrepareFailed"; readonly error: InClusterRunner.InClusterError }
+    const body: Effect.Effect<Outcome, never, KubeClient | RunContext.RunContext | Progress | Scope.Scope> = Effect.gen(function*() {
+      if (!inCluster) return { _tag: "Results", results: yield* Runner.run(inputs.plan, { failFast: options.failFast, results }) } as const
+      const ready = yield* Effect.result(InClusterRunner.prepare(inputs.plan, {
+        namespace: inputs.namespace,
+        recipe: { source: inputs.plan.recipe.source, text: inputs.plan.recipe.text ?? "" },
+        env: InClusterRunner.forwardedEnv(process.env)
+      }))
+      if (ready._tag === "Failure") return { _tag: "PrepareFailed", error: ready.failure } as const
+      yield* Ref.set(prepared, ready.success)
+      return { _tag: "Results", results: yield* Runner.run(inputs.plan, { failFast: options.failFast, results, execute: ready.success.execute }) } as const
+    })
+    const outcome = yield* Effect.scoped(body).pipe(
       Effect.provide(layer),
-      Effect.onExit((exit) => Effect.flatMap(finish(exit), (value) => Ref.set(code, value)))
+      Effect.onExit((exit) => {
+        if (Exit.isSuccess(exit) && exit.value._tag === "PrepareFailed") return Effect.void
+        const results: Exit.Exit<ReadonlyArray<Runner.CheckResult>> = Exit.isSuccess(exit) && exit.value._tag === "Results" ? Exit.succeed(exit.value.results) : (exit as Exit.Exit<never>)
+        return Effect.flatMap(finish(results), (value) => Ref.set(code, value))
+      })
     )
+    if (outcome._tag === "PrepareFailed") {
+      yield* Effect.result(ledger.finish(runId))
+      const created = outcome.error.exitCode === ExitCode.InvalidInput ? "nothing was created on the cluster" : "what it had created was released"
+      return yield* stop(`in-cluster runner: ${outcome.error.message} (${created})`, outcome.error.exitCode ?? ExitCode.Unavailable)
+    }
+    const ready = yield* Ref.get(prepared)
+    if (ready !== undefined && options.keep !== true) {
+      const left = yield* InClusterRunner.unrevoked(ready).pipe(Effect.provideContext(connection.success))
+      if (left.length > 0) {
+        Output.stderr(`error: the run's RBAC was not revoked: ${left.join(", ")} still exist; remove them with: aicr cleanup --run ${runId} --yes\n`)
+        return Math.max(yield* Ref.get(code), ExitCode.ChecksFailed)
+      }
+    }
     return yield* Ref.get(code)
   }))

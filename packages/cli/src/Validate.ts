@@ -135,12 +135,6 @@ export const prepare = (options: Options, cwd: string, env: NodeJS.ProcessEnv) =
     if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace) || namespace.length > 63) {
       problems.push({ source: options.namespace === undefined ? "AICR_NAMESPACE" : "--namespace", message: `"${namespace}" is not a namespace name (a DNS-1123 label)` })
     }
-    if (runner === "in-cluster" && !options.dryRun) {
-      problems.push({
-        source: "--runner",
-        message: "the in-cluster runner can only print its plan and RBAC rules in this version (add --dry-run); run the checks with the local runner (the default)"
-      })
-    }
     for (const secret of options.imagePullSecrets ?? []) {
       if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(secret) || secret.length > 253) {
         problems.push({ source: "--image-pull-secret", message: `"${secret}" is not a Secret name (a DNS-1123 subdomain)` })

@@ -35,7 +35,7 @@ const validate = Command.make(
     imagePullSecret: many("image-pull-secret", "A Secret in the run's namespace that checks copy into the namespaces they create, for private registries (repeatable)"),
     simulate: maybe(Flag.String("simulate").pipe(Flag.withDescription("Run against a simulated GPU cluster started on loopback: a kube-sim profile (h100-eks, h100-gke, dev) or profile file; every report is marked simulated"))),
     failFast: Flag.Boolean("fail-fast").pipe(Flag.withDescription("Stop after a phase that failed or was inconclusive"), Flag.withDefault(false)),
-    runner: maybe(Flag.String("runner").pipe(Flag.withDescription("Where the checks run: local (default, in this process) or in-cluster (one Job per check; this version prints its plan and RBAC with --dry-run)"))),
+    runner: maybe(Flag.String("runner").pipe(Flag.withDescription("Where the checks run: local (default, in this process) or in-cluster (one Job per check in --namespace, running the validator image with a per-run least-privilege ClusterRole)"))),
     namespace: maybe(Flag.String("namespace").pipe(Flag.withAlias("n"), Flag.withDescription("The in-cluster runner's namespace (default: AICR_NAMESPACE, else aicr-validation)")))
   },
   (input) =>

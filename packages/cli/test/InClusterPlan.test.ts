@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { fixture, runCliSync } from "./support/cli.ts"
 
@@ -51,16 +54,26 @@ describe("validate --dry-run --runner in-cluster", () => {
     expect(result.stdout).toContain("RBAC rules: none (no check runs)")
   })
 
-  it("refuses an unknown runner, a bad namespace and a real in-cluster run with exit 2, before anything runs", () => {
+  it("refuses an unknown runner and a bad namespace with exit 2, before anything runs", () => {
     const unknown = runCliSync(["validate", "-r", TRAINING, "--dry-run", "--runner", "cloud", "--namespace", "Not_A_Namespace"])
     expect(unknown.status).toBe(2)
     expect(unknown.stderr).toContain(`--runner: "cloud" is not a runner: use local or in-cluster`)
     expect(unknown.stderr).toContain(`--namespace: "Not_A_Namespace" is not a namespace name (a DNS-1123 label)`)
-    const real = runCliSync(["validate", "-r", TRAINING, "--phase", "performance", "--runner", "in-cluster"])
-    expect(real.status).toBe(2)
-    expect(real.stderr).toContain("--runner: the in-cluster runner can only print its plan and RBAC rules in this version (add --dry-run)")
-    expect(real.stdout).toBe("")
+    expect(unknown.stdout).toBe("")
   })
+
+  it("refuses checks' input over the 1 MiB object limit with exit 2, creating nothing", () => {
+    const dir = mkdtempSync(join(tmpdir(), "aicr-big-"))
+    const recipe = join(dir, "big.yaml")
+    writeFileSync(recipe, `${readFileSync(TRAINING, "utf8")}# ${"x".repeat(1_100_000)}\n`)
+    const result = runCliSync(["validate", "--simulate", "h100-eks", "--runner", "in-cluster", "-r", recipe, "--phase", "performance"])
+    rmSync(dir, { recursive: true, force: true })
+    expect(result.status).toBe(2)
+    expect(result.stderr).toMatch(
+      /error: in-cluster runner: the checks' input \(\d+ bytes: nccl-all-reduce-bw\.json \d+ bytes\) exceeds the 1048576-byte limit of a Kubernetes object; .* \(nothing was created on the cluster\)/
+    )
+    expect(result.stderr).not.toContain("Job ")
+  }, 60_000)
 
   it("refuses a plugin whose permissions use a wildcard, naming it", () => {
     const result = runCliSync(["validate", "-r", fixture("recipes", "third-party.yaml"), "--dry-run", "--config", fixture("config-wildcard", "aicr.config.mjs")])

@@ -158,6 +158,8 @@ export interface Recipe {
 export interface LoadedRecipe {
   /** The path or URL as given. */
   readonly source: string
+  /** The recipe's text as read (what the in-cluster runner hands its checks); absent for recipes built in memory. */
+  readonly text?: string | undefined
   readonly recipe: Recipe
   /** Things worth knowing that do not stop the run, e.g. an overlay's unresolved base chain. */
   readonly warnings: ReadonlyArray<Problem>
@@ -298,6 +300,7 @@ export const parseRecipe = (text: string, source: string): ParseResult => {
   if (!parsed.success) return fail(findings.map(report))
   const loaded: LoadedRecipe = {
     source,
+    text,
     recipe: toView(parsed.data),
     warnings: [...warnings].sort(byPosition),
     locate: (path) => yaml.locate(filePath(kind, path))

@@ -68,7 +68,7 @@ export interface SimOptions {
   /** Changes to the profile: GPU node count, components, GPUs in use, degraded nodes, time scale, seed, replay files. */
   readonly profileOptions?: ProfileOptions | undefined
   /** Images played by local commands, matched before the emulators (the in-cluster runner's validator image). */
-  readonly execImages?: ReadonlyArray<Pick<ExecImageOptions, "image" | "command" | "env" | "cwd">> | undefined
+  readonly execImages?: ReadonlyArray<Pick<ExecImageOptions, "image" | "command" | "env" | "cwd" | "serviceAccountDirEnv" | "terminationMessageEnv" | "killGraceMs">> | undefined
 }
 
 export interface Sim {

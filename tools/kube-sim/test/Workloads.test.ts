@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs"
+import { existsSync, readFileSync } from "node:fs"
 import { createServer, request as httpRequest, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { join } from "node:path"
@@ -928,6 +928,33 @@ describe("exec images", () => {
       hostname: "aicr-inference-perf-abcd-x1y2z"
     })
     expect(fake.output()).toContain("to stderr\n")
+  })
+
+  it("gives each pod its own emptyDir mounts, relocating env paths under them, and removes them with the pod", async () => {
+    const sim = testWorld()
+    const base = validatorPod(sim, [])
+    const spec = base["spec"] as { containers: Array<Record<string, unknown>>; volumes: Array<Record<string, unknown>> }
+    const container = spec.containers[0]!
+    const pod: KubeObject = {
+      ...base,
+      spec: {
+        ...spec,
+        containers: [{
+          ...container,
+          env: [...(container["env"] as Array<unknown>), { name: "STATE", value: "/tmp/state" }],
+          volumeMounts: [...(container["volumeMounts"] as Array<unknown>), { name: "tmp", mountPath: "/tmp" }]
+        }],
+        volumes: [...spec.volumes, { name: "tmp", emptyDir: { sizeLimit: "1Gi" } }]
+      }
+    }
+    const script = "const fs = require('node:fs'); fs.mkdirSync(process.env.STATE, { recursive: true }); " +
+      "fs.writeFileSync(process.env.STATE + '/x', 'y'); console.log(process.env.STATE)"
+    const fake = fakeRun(sim.world, pod)
+    expect(await execImage({ image: "*", command: [process.execPath, "-e", script] }).run(fake.run)).toEqual({ exitCode: 0 })
+    const path = fake.output().trim()
+    expect(path).not.toBe("/tmp/state")
+    expect(path.endsWith("/tmp/state")).toBe(true)
+    expect(existsSync(path)).toBe(false)
   })
 
   it("runs a shell command line with the container's args and exits 0 without a message", async () => {

@@ -100,7 +100,7 @@ const write = async (path: string, content: string): Promise<void> => {
   await writeFile(path, content, { mode: 0o600 })
 }
 
-/** Writes the container's ConfigMap, Secret and projected mounts under `root`; returns the mount paths written. */
+/** Writes the container's ConfigMap, Secret and projected mounts under `root` and makes its `emptyDir` mounts there; returns the mount paths. */
 const materializeVolumes = async (world: World, pod: KubeObject, containerName: string, root: string, token: string | undefined): Promise<Array<string>> => {
   const namespace = pod.metadata.namespace ?? "default"
   const volumes = new Map(list(specOf(pod)["volumes"]).map((volume) => [String(volume["name"]), volume]))
@@ -110,6 +110,12 @@ const materializeVolumes = async (world: World, pod: KubeObject, containerName: 
     const volume = volumes.get(String(mount["name"]))
     const mountPath = mount["mountPath"]
     if (volume === undefined || typeof mountPath !== "string") continue
+    if (record(volume["emptyDir"]) !== undefined) {
+      // A fresh directory of the pod's own, gone with it (an env value naming a path under it is relocated too).
+      await mkdir(join(root, mountPath), { recursive: true })
+      mounted.push(mountPath)
+      continue
+    }
     const files = volumeFiles(world, namespace, volume, token)
     if (files.size === 0) continue
     const subPath = typeof mount["subPath"] === "string" ? mount["subPath"] : undefined
