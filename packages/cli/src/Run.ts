@@ -5,6 +5,7 @@ import * as KubeClientLive from "@aicr/core/KubeClientLive"
 import * as Ledger from "@aicr/core/Ledger"
 import { Progress } from "@aicr/core/Progress"
 import * as RunContext from "@aicr/core/RunContext"
+import * as InCluster from "@aicr/core/InCluster"
 import * as InClusterRunner from "@aicr/core/InClusterRunner"
 import * as Runner from "@aicr/core/Runner"
 import * as Clock from "effect/Clock"
@@ -22,6 +23,54 @@ import type * as Validate from "./Validate.ts"
 
 const STATUS: Record<Runner.Status, Ctrf.Status> = { passed: "passed", failed: "failed", skipped: "skipped", inconclusive: "other" }
 
+/** The in-cluster runner's kept pod log lines (artifact `<check>-pod.log`) as the test's `stdout`, as upstream reports them. */
+const podLog = (result: Runner.CheckResult): { readonly stdout?: ReadonlyArray<string> } => {
+  const log = result.artifacts.find((artifact) => artifact.name === `${result.name}-pod.log`)
+  return log === undefined || typeof log.content !== "string" ? {} : { stdout: log.content.replace(/\n$/, "").split("\n") }
+}
+
+/**
+ * Writes one CTRF report per phase of the plan to ConfigMap `aicr-ctrf-<run ID>-<phase>` (key `report.json`) in
+ * `namespace`, creating the namespace when absent; they stay after the run (`aicr cleanup --run` removes them).
+ */
+const writeReportConfigMaps = (kube: KubeClient["Service"], report: Ctrf.Report, runId: string, namespace: string, phases: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const written: Array<string> = []
+    const ns = yield* Effect.result(kube.get({ apiVersion: "v1", kind: "Namespace", name: namespace }))
+    if (ns._tag === "Failure" && ns.failure.reason === "NotFound") yield* Effect.result(kube.create(InCluster.namespace(namespace)))
+    for (const phase of phases) {
+      const tests = report.results.tests.filter((test) => test.suite?.[0] === phase)
+      const phaseReport = Ctrf.build({
+        version: report.results.tool.version,
+        start: report.results.summary.start,
+        stop: report.results.summary.stop,
+        tests,
+        environment: report.results.environment
+      })
+      const name = `aicr-ctrf-${runId}-${phase}`
+      const created = yield* Effect.result(kube.create({
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: {
+          name,
+          namespace,
+          labels: {
+            "app.kubernetes.io/name": "aicr",
+            "app.kubernetes.io/component": "validation",
+            [RunContext.LABEL_MANAGED_BY]: "aicr",
+            [RunContext.LABEL_RUN_ID]: runId,
+            "aicr.nvidia.com/phase": phase,
+            "aicr.nvidia.com/report-type": "ctrf"
+          }
+        },
+        data: { "report.json": `${Ctrf.toJson(phaseReport)}\n` }
+      }))
+      if (created._tag === "Failure") Output.stderr(`warning: cannot write the ${phase} report to ConfigMap ${namespace}/${name}: ${created.failure.message}\n`)
+      else written.push(`cm://${namespace}/${name}`)
+    }
+    return written
+  })
+
 /** A check result as a CTRF test: status (inconclusive → other), duration, phase suite, message, metrics. */
 export const toTest = (result: Runner.CheckResult): Ctrf.TestResult => ({
   name: result.name,
@@ -29,6 +78,7 @@ export const toTest = (result: Runner.CheckResult): Ctrf.TestResult => ({
   duration: result.durationMs,
   suite: [result.phase],
   message: result.message,
+  ...podLog(result),
   ...(result.metrics.length > 0
     ? { extra: Object.fromEntries(result.metrics.map((metric) => [metric.name, { value: metric.value, unit: metric.unit, threshold: metric.threshold, passed: metric.passed }])) }
     : {})
@@ -40,6 +90,8 @@ export interface RunOptions {
   readonly context?: string | undefined
   /** A kube-sim profile (name or file): start a simulated cluster on loopback and run against it. */
   readonly simulate?: string | undefined
+  /** `--report-configmap`: also write each phase's CTRF report to a ConfigMap in the validation namespace. */
+  readonly reportConfigMaps?: boolean | undefined
   /** `--keep`: leave the checks' objects on the cluster. */
   readonly keep?: boolean | undefined
   readonly write: (report: Ctrf.Report) => Effect.Effect<ReadonlyArray<string>>
@@ -152,7 +204,10 @@ export const run = (inputs: Validate.Inputs, options: RunOptions) =>
           tests: final.map(toTest),
           environment: { appName: "aicr", appVersion: inputs.build.version, extra: { runId, ...(simulated === undefined ? {} : { simulated: simulated.profile }), ...(interrupted ? { interrupted: true } : {}) } }
         })
-        const written = yield* options.write(report)
+        const written = [...(yield* options.write(report))]
+        if (options.reportConfigMaps === true) {
+          written.push(...(yield* writeReportConfigMaps(kube, report, runId, inputs.namespace, inputs.plan.phases.map((phase) => phase.phase))))
+        }
         const finished = yield* Effect.result(ledger.finish(runId))
         if (finished._tag === "Failure") Output.stderr(`warning: ${finished.failure.message}\n`)
         Output.stderr(Render.summary(final, interrupted))

@@ -36,6 +36,7 @@ const validate = Command.make(
     simulate: maybe(Flag.String("simulate").pipe(Flag.withDescription("Run against a simulated GPU cluster started on loopback: a kube-sim profile (h100-eks, h100-gke, dev) or profile file; every report is marked simulated"))),
     failFast: Flag.Boolean("fail-fast").pipe(Flag.withDescription("Stop after a phase that failed or was inconclusive"), Flag.withDefault(false)),
     runner: maybe(Flag.String("runner").pipe(Flag.withDescription("Where the checks run: local (default, in this process) or in-cluster (one Job per check in --namespace, running the validator image with a per-run least-privilege ClusterRole)"))),
+    reportConfigmap: Flag.Boolean("report-configmap").pipe(Flag.withDescription("Also write each phase's CTRF report to ConfigMap aicr-ctrf-<run>-<phase> in the validation namespace"), Flag.withDefault(false)),
     namespace: maybe(Flag.String("namespace").pipe(Flag.withAlias("n"), Flag.withDescription("The in-cluster runner's namespace (default: AICR_NAMESPACE, else aicr-validation)")))
   },
   (input) =>
@@ -80,6 +81,7 @@ const validate = Command.make(
         context: options.context,
         simulate: options.simulate === undefined ? undefined : Validation.resolveProfile(options.simulate, cwd),
         keep: options.keep,
+        reportConfigMaps: input.reportConfigmap,
         write: (report) => Validation.writeReports(report, options, cwd)
       })
     })
