@@ -42,6 +42,7 @@ export const KINDS: ReadonlyArray<{ readonly apiVersion: string; readonly kind: 
   { apiVersion: "resource.k8s.io/v1", kind: "ResourceClaimTemplate" },
   { apiVersion: "nvidia.com/v1alpha1", kind: "DynamoGraphDeployment" },
   { apiVersion: "trainer.kubeflow.org/v1alpha1", kind: "TrainJob" },
+  { apiVersion: "trainer.kubeflow.org/v1alpha1", kind: "TrainingRuntime" },
   { apiVersion: "v1", kind: "Namespace" }
 ]
 
