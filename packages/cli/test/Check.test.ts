@@ -11,6 +11,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type CliResult, COMMIT, fixture, runCli, startCli } from "./support/cli.ts"
+import { NCCL_KNOBS } from "./support/knobs.ts"
 
 const PASS = fixture("recipes", "nccl-pass.yaml")
 const FAIL = fixture("recipes", "nccl-fail.yaml")
@@ -22,19 +23,7 @@ const RUN_LABEL = "aicr.nvidia.com/run-id"
 const RESERVATION_LABEL = "aicr.nvidia.com/gpu-reservation"
 const TRAIN_JOB = "nccl-all-reduce-tj"
 
-/** The check's waits, short enough for the simulated cluster at time scale 0.001 (the orchestrator forwards these). */
-const KNOBS = {
-  AICR_NCCL_API_TIMEOUT: "10s",
-  AICR_NCCL_RUNTIME_VISIBLE_TIMEOUT: "10s",
-  AICR_NCCL_RUNTIME_VISIBLE_POLL_INTERVAL: "50ms",
-  AICR_NCCL_TRAINJOB_ADMISSION_TIMEOUT: "10s",
-  AICR_NCCL_TRAINJOB_ADMISSION_RETRY_INTERVAL: "50ms",
-  AICR_NCCL_LAUNCHER_POD_TIMEOUT: "20s",
-  AICR_NCCL_TRAINJOB_TIMEOUT: "30s",
-  AICR_NCCL_LOG_READ_INTERVAL: "50ms",
-  AICR_NCCL_NAMESPACE_TERMINATION_WAIT: "10s",
-  AICR_NCCL_CLEANUP_TIMEOUT: "10s"
-}
+const KNOBS = NCCL_KNOBS
 
 const runIdFor = (scenario: number) => `20261128-150000-${scenario.toString(16).padStart(16, "0")}`
 

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type CliResult, fixture, startCli, useCluster } from "./support/cli.ts"
+import { INFERENCE_KNOBS } from "./support/knobs.ts"
 
 const PASS = fixture("recipes", "inference-pass.yaml")
 const FAIL = fixture("recipes", "inference-fail.yaml")
@@ -16,18 +17,7 @@ const NO_DYNAMO = fixture("recipes", "inference-no-dynamo.yaml")
 const RUN_LABEL = "aicr.nvidia.com/run-id"
 const DGD = "aicr-inference-perf"
 
-/** Every wait of the check in milliseconds (the simulated minutes take milliseconds too, at time scale 0.001). */
-const KNOBS = {
-  AICR_INFERENCE_PERF_HEALTH_POLL_INTERVAL: "50ms",
-  AICR_INFERENCE_PERF_HEALTH_TIMEOUT: "20s",
-  AICR_INFERENCE_PERF_ENDPOINT_PROBE_TIMEOUT: "5s",
-  AICR_INFERENCE_PERF_WORKLOAD_READY_TIMEOUT: "20s",
-  AICR_INFERENCE_PERF_AIPERF_POD_TIMEOUT: "20s",
-  AICR_INFERENCE_PERF_AIPERF_JOB_TIMEOUT: "30s",
-  AICR_INFERENCE_PERF_NAMESPACE_TERMINATION_WAIT: "10s",
-  AICR_INFERENCE_PERF_API_TIMEOUT: "10s",
-  AICR_INFERENCE_PERF_CLEANUP_TIMEOUT: "10s"
-}
+const KNOBS = INFERENCE_KNOBS
 
 /** A run ID of its own for each scenario, so its namespace (`aicr-inference-perf-<hash>`) is known before it starts. */
 const runIdFor = (scenario: number) => `20261128-120000-${scenario.toString(16).padStart(16, "0")}`

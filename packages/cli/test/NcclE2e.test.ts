@@ -6,6 +6,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type CliResult, fixture, startCli, useCluster } from "./support/cli.ts"
+import { INFERENCE_KNOBS, NCCL_KNOBS } from "./support/knobs.ts"
 
 const PASS = fixture("recipes", "nccl-pass.yaml")
 const FAIL = fixture("recipes", "nccl-fail.yaml")
@@ -19,28 +20,7 @@ const RESERVATION_LABEL = "aicr.nvidia.com/gpu-reservation"
 const TRAIN_JOB = "nccl-all-reduce-tj"
 const RUNTIME = "nccl-all-reduce-runtime"
 
-/** Every wait of the check in milliseconds or seconds (the simulated minutes take milliseconds too, at time scale 0.001). */
-const KNOBS = {
-  AICR_NCCL_API_TIMEOUT: "10s",
-  AICR_NCCL_RUNTIME_VISIBLE_TIMEOUT: "10s",
-  AICR_NCCL_RUNTIME_VISIBLE_POLL_INTERVAL: "50ms",
-  AICR_NCCL_TRAINJOB_ADMISSION_TIMEOUT: "10s",
-  AICR_NCCL_TRAINJOB_ADMISSION_RETRY_INTERVAL: "50ms",
-  AICR_NCCL_LAUNCHER_POD_TIMEOUT: "20s",
-  AICR_NCCL_TRAINJOB_TIMEOUT: "30s",
-  AICR_NCCL_LOG_READ_INTERVAL: "50ms",
-  AICR_NCCL_NAMESPACE_TERMINATION_WAIT: "10s",
-  AICR_NCCL_CLEANUP_TIMEOUT: "10s",
-  AICR_INFERENCE_PERF_HEALTH_POLL_INTERVAL: "50ms",
-  AICR_INFERENCE_PERF_HEALTH_TIMEOUT: "20s",
-  AICR_INFERENCE_PERF_ENDPOINT_PROBE_TIMEOUT: "5s",
-  AICR_INFERENCE_PERF_WORKLOAD_READY_TIMEOUT: "20s",
-  AICR_INFERENCE_PERF_AIPERF_POD_TIMEOUT: "20s",
-  AICR_INFERENCE_PERF_AIPERF_JOB_TIMEOUT: "30s",
-  AICR_INFERENCE_PERF_NAMESPACE_TERMINATION_WAIT: "10s",
-  AICR_INFERENCE_PERF_API_TIMEOUT: "10s",
-  AICR_INFERENCE_PERF_CLEANUP_TIMEOUT: "10s"
-}
+const KNOBS = { ...NCCL_KNOBS, ...INFERENCE_KNOBS }
 
 /** A run ID of its own for each scenario, so its namespace (`aicr-nccl-<hash>`) is known before it starts. */
 const runIdFor = (scenario: number) => `20261128-130000-${scenario.toString(16).padStart(16, "0")}`
