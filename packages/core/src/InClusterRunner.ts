@@ -214,7 +214,8 @@ const executeJob = (target: InCluster.Run, check: Plan.PlannedCheck, serviceAcco
       env: setup.env
     })
     const name = job.metadata.name!
-    yield* acquire(job, { waitUntilGone: true }).pipe(
+    // The release outlasts the pod's grace period, so RBAC is never revoked while the check is still releasing.
+    yield* acquire(job, { waitUntilGone: true, releaseTimeout: Duration.seconds(InCluster.TERMINATION_GRACE_SECONDS + 30) }).pipe(
       Effect.mapError((error) => new InClusterError({ message: `create Job ${target.namespace}/${name}: ${error.message}` }))
     )
     yield* Progress.note(check.name, `Job ${target.namespace}/${name} created`)

@@ -33,12 +33,12 @@ export const inferencePerf = Validator.defineValidator({
     { apiGroups: ["nvidia.com"], resources: ["dynamographdeployments"], verbs: ["create", "get", "list", "watch", "delete"] },
     { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "get", "list", "watch", "delete"] },
     { apiGroups: [""], resources: ["secrets"], verbs: ["get", "create", "delete"] },
-    { apiGroups: [""], resources: ["pods", "services"], verbs: ["get", "list", "watch"] },
+    { apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] },
     { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
-    { apiGroups: [""], resources: ["services/proxy"], verbs: ["get", "create"] },
-    { apiGroups: [""], resources: ["nodes"], verbs: ["get", "list"] },
-    { apiGroups: ["resource.k8s.io"], resources: ["resourceclaimtemplates"], verbs: ["create", "get", "list", "watch", "delete"] },
-    { apiGroups: ["resource.k8s.io"], resources: ["resourceslices", "resourceclaims"], verbs: ["get", "list"] }
+    { apiGroups: [""], resources: ["services/proxy"], verbs: ["create"] },
+    { apiGroups: [""], resources: ["nodes"], verbs: ["list"] },
+    { apiGroups: ["resource.k8s.io"], resources: ["resourceclaimtemplates"], verbs: ["create", "get", "delete"] },
+    { apiGroups: ["resource.k8s.io"], resources: ["resourceslices", "resourceclaims"], verbs: ["list"] }
   ],
   images: ["frontend", "worker", "aiperf"],
   exclusive: ["gpu"],

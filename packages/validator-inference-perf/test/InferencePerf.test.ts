@@ -68,12 +68,12 @@ describe("inference-perf metadata", () => {
   it.each([
     ["nvidia.com", "dynamographdeployments", ["create", "get", "watch", "delete"]],
     ["batch", "jobs", ["create", "get", "watch", "delete"]],
-    ["", "pods", ["get", "list", "watch"]],
+    ["", "pods", ["get", "list"]],
     ["", "pods/log", ["get"]],
-    ["", "services/proxy", ["get", "create"]],
+    ["", "services/proxy", ["create"]],
     ["", "secrets", ["get", "create", "delete"]],
     ["", "namespaces", ["create", "get", "watch", "delete"]],
-    ["", "nodes", ["get", "list"]],
+    ["", "nodes", ["list"]],
     ["resource.k8s.io", "resourceclaimtemplates", ["create", "get", "delete"]],
     ["resource.k8s.io", "resourceslices", ["list"]],
     ["resource.k8s.io", "resourceclaims", ["list"]]
@@ -85,6 +85,19 @@ describe("inference-perf metadata", () => {
     expect(allows("", "nodes", "update")).toBe(false)
     expect(allows("apiextensions.k8s.io", "customresourcedefinitions", "create")).toBe(false)
     expect(allows("", "pods", "delete")).toBe(false)
+  })
+
+  it.each([
+    ["", "services", "get"],
+    ["", "services/proxy", "get"],
+    ["", "pods", "watch"],
+    ["", "nodes", "get"],
+    ["resource.k8s.io", "resourceclaimtemplates", "list"],
+    ["resource.k8s.io", "resourceclaimtemplates", "watch"],
+    ["resource.k8s.io", "resourceslices", "get"],
+    ["resource.k8s.io", "resourceclaims", "get"]
+  ])("asks for nothing its runs do not use (the audit of InClusterE2e.test.ts): not %s %s %s", (group, resource, verb) => {
+    expect(allows(group, resource, verb)).toBe(false)
   })
 })
 

@@ -32,12 +32,12 @@ export const ncclAllReduceBw = Validator.defineValidator({
     { apiGroups: [""], resources: ["namespaces"], verbs: ["create", "get", "list", "watch", "delete"] },
     { apiGroups: ["trainer.kubeflow.org"], resources: ["trainjobs", "trainingruntimes"], verbs: ["create", "get", "list", "watch", "delete"] },
     { apiGroups: [""], resources: ["secrets"], verbs: ["get", "create", "delete"] },
-    { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
+    { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] },
     { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
     { apiGroups: [""], resources: ["nodes"], verbs: ["get", "list"] },
-    { apiGroups: ["networking.gke.io"], resources: ["networks"], verbs: ["get", "list"] },
-    { apiGroups: ["resource.k8s.io"], resources: ["resourceclaimtemplates"], verbs: ["create", "get", "list", "watch", "delete"] },
-    { apiGroups: ["resource.k8s.io"], resources: ["resourceslices", "resourceclaims"], verbs: ["get", "list"] }
+    { apiGroups: ["networking.gke.io"], resources: ["networks"], verbs: ["list"] },
+    { apiGroups: ["resource.k8s.io"], resources: ["resourceclaimtemplates"], verbs: ["create", "get", "delete"] },
+    { apiGroups: ["resource.k8s.io"], resources: ["resourceslices", "resourceclaims"], verbs: ["list"] }
   ],
   images: ["runtime", "runtime-gke", "probe"],
   exclusive: ["gpu"],

@@ -59,14 +59,14 @@ describe("nccl-all-reduce-bw metadata", () => {
   it.each([
     ["trainer.kubeflow.org", "trainjobs", ["create", "get", "watch", "delete"]],
     ["trainer.kubeflow.org", "trainingruntimes", ["create", "get", "delete"]],
-    ["", "pods", ["get", "list", "watch"]],
+    ["", "pods", ["list", "watch"]],
     ["", "pods/log", ["get"]],
     ["", "nodes", ["get", "list"]],
     ["resource.k8s.io", "resourceslices", ["list"]],
     ["", "namespaces", ["create", "get", "watch", "delete"]],
     ["", "secrets", ["get", "create", "delete"]],
     ["networking.gke.io", "networks", ["list"]],
-    ["resource.k8s.io", "resourceclaimtemplates", ["create", "delete"]]
+    ["resource.k8s.io", "resourceclaimtemplates", ["create", "get", "delete"]]
   ])("may use %s %s: %j", (group, resource, verbs) => {
     for (const verb of verbs) expect(allows(group, resource, verb)).toBe(true)
   })
@@ -76,6 +76,17 @@ describe("nccl-all-reduce-bw metadata", () => {
     expect(allows("apiextensions.k8s.io", "customresourcedefinitions", "get")).toBe(false)
     expect(allows("apiextensions.k8s.io", "customresourcedefinitions", "create")).toBe(false)
     expect(allows("", "pods", "delete")).toBe(false)
+  })
+
+  it.each([
+    ["", "pods", "get"],
+    ["networking.gke.io", "networks", "get"],
+    ["resource.k8s.io", "resourceclaimtemplates", "list"],
+    ["resource.k8s.io", "resourceclaimtemplates", "watch"],
+    ["resource.k8s.io", "resourceslices", "get"],
+    ["resource.k8s.io", "resourceclaims", "get"]
+  ])("asks for nothing its runs do not use (the audit of InClusterE2e.test.ts): not %s %s %s", (group, resource, verb) => {
+    expect(allows(group, resource, verb)).toBe(false)
   })
 })
 

@@ -42,6 +42,8 @@ export interface UpdateOptions extends WriteOptions {
 export interface DeleteOptions extends WriteOptions {
   readonly propagationPolicy?: PropagationPolicy | undefined
   readonly preconditions?: { uid?: string | undefined; resourceVersion?: string | undefined } | undefined
+  /** Seconds a pod gets to stop (default its `terminationGracePeriodSeconds`); 0 removes it at once (a forced delete). */
+  readonly gracePeriodSeconds?: number | undefined
 }
 
 export type DeleteResult =
@@ -205,6 +207,12 @@ const ipv4 = (n: number): string => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255
 export class Cluster {
   readonly registry: Registry
   readonly store: Store
+  /**
+   * Whether a kubelet must stop `pod` before it goes (set by the kubelet while it runs): a pod it answers true for is
+   * deleted gracefully, kept with `deletionTimestamp` and `deletionGracePeriodSeconds` until the kubelet removes it
+   * with a zero grace period once its containers have exited, as a real API server and kubelet do.
+   */
+  stopsGracefully: ((pod: KubeObject) => boolean) | undefined
   private gcScheduled = false
   private readonly uidIndex = new Map<string, { key: string; namespace: string; name: string }>()
 
@@ -314,7 +322,10 @@ export class Cluster {
     if (isEqual({ ...next, metadata: { ...next.metadata, resourceVersion: undefined } }, { ...current, metadata: { ...current.metadata, resourceVersion: undefined } })) {
       return this.present(type, current)
     }
-    if (next.metadata.deletionTimestamp !== undefined && (next.metadata.finalizers ?? []).length === 0 && !this.pendingNamespace(type, next)) {
+    if (
+      next.metadata.deletionTimestamp !== undefined && (next.metadata.finalizers ?? []).length === 0 && !this.pendingNamespace(type, next) &&
+      (next.metadata.deletionGracePeriodSeconds ?? 0) === 0
+    ) {
       return this.present(type, this.store.remove(storeKey(type), ns, name, next)!)
     }
     return this.present(type, this.store.update(storeKey(type), next))
@@ -470,7 +481,8 @@ export class Cluster {
       finalizers.push("customresourcecleanup.apiextensions.k8s.io")
     }
     const isNamespace = typeKey(type) === NAMESPACE_KEY
-    if (finalizers.length === 0 && !isNamespace) {
+    const grace = this.gracePeriodOf(type, current, options)
+    if (finalizers.length === 0 && !isNamespace && grace === 0) {
       if (options.dryRun === true) return { _tag: "Removed", object: this.present(type, current) }
       return { _tag: "Removed", object: this.present(type, this.store.remove(storeKey(type), ns, name)!) }
     }
@@ -479,8 +491,8 @@ export class Cluster {
       metadata: {
         ...current.metadata,
         finalizers,
-        deletionTimestamp: current.metadata.deletionTimestamp ?? now(),
-        deletionGracePeriodSeconds: current.metadata.deletionGracePeriodSeconds ?? 0
+        deletionTimestamp: current.metadata.deletionTimestamp ?? (grace > 0 ? new Date(Date.now() + grace * 1000).toISOString().replace(/\.\d{3}Z$/, "Z") : now()),
+        deletionGracePeriodSeconds: grace
       }
     }
     if ((next.metadata.finalizers ?? []).length === 0) delete next.metadata.finalizers
@@ -488,6 +500,20 @@ export class Cluster {
     if (options.dryRun === true) return { _tag: "Pending", object: this.present(type, next) }
     if (isEqual(next, current)) return { _tag: "Pending", object: this.present(type, current) }
     return { _tag: "Pending", object: this.present(type, this.store.update(storeKey(type), next)) }
+  }
+
+  /**
+   * The grace period a delete leaves an object (pods only): a pod already terminating keeps its own unless this
+   * delete forces it (0); a running pod its kubelet stops gracefully gets the asked period, else its
+   * `terminationGracePeriodSeconds` (default 30); anything else 0, which removes it once no finalizer holds it.
+   */
+  private gracePeriodOf(type: ResourceType, current: KubeObject, options: DeleteOptions): number {
+    if (typeKey(type) !== "/pods" || options.gracePeriodSeconds === 0) return 0
+    if (current.metadata.deletionTimestamp !== undefined) return current.metadata.deletionGracePeriodSeconds ?? 0
+    if (this.stopsGracefully?.(current) !== true) return 0
+    const spec = (current["spec"] ?? {}) as { terminationGracePeriodSeconds?: unknown }
+    const own = typeof spec.terminationGracePeriodSeconds === "number" ? spec.terminationGracePeriodSeconds : 30
+    return Math.max(0, options.gracePeriodSeconds ?? own)
   }
 
   /** batch/v1 Jobs keep the legacy default of orphaning their pods; everything else deletes in the background. */

@@ -4,6 +4,11 @@
  * real kubelet does: phase, conditions, container states, restarts with back-off, image pull failures, termination
  * messages and `activeDeadlineSeconds`, with the containers' output in `world.logs`.
  *
+ * A pod deleted while a container that stops by itself runs (a `Workload` with `stopsGracefully`: a local command,
+ * which gets SIGTERM) terminates gracefully: the API server keeps it with its `deletionTimestamp` while the kubelet
+ * waits for the container to exit, records its exit code and termination message, and then removes it (a delete
+ * with a zero grace period). Emulated containers stop at once, so their pods go at once.
+ *
  * Messages follow pkg/kubelet (images/image_manager.go, kuberuntime/kuberuntime_container.go, status/generate.go,
  * kubelet_pods.go getPhase, active_deadline.go) of Kubernetes 1.35.
  */
@@ -72,6 +77,8 @@ interface Box {
   crashBackOffMs: number
   pullBackOffMs: number
   pullFailures: number
+  /** The running instance's exit, kept when its workload stops gracefully: a graceful deletion waits for it. */
+  exiting: Promise<ContainerResult> | undefined
 }
 
 interface PodRun {
@@ -95,6 +102,8 @@ interface PodRun {
   message: string | undefined
   killed: boolean
   finished: boolean
+  /** Deleted gracefully: the containers that stop by themselves are still exiting, and their output is still kept. */
+  draining: boolean
   deadline: ReturnType<typeof setTimeout> | undefined
 }
 
@@ -194,6 +203,7 @@ export class Kubelet implements Controller {
     this.world = world
     this.stopped = false
     this.podType = world.cluster.registry.find("", "v1", "pods")
+    world.cluster.stopsGracefully = (pod) => this.stopsGracefully(pod)
     this.unsubscribe = world.cluster.store.subscribe((change) => {
       if (change.key === "/nodes" && change.type === "ADDED") this.wake()
       if (change.key !== "/pods") return
@@ -207,6 +217,7 @@ export class Kubelet implements Controller {
 
   stop(): void {
     this.stopped = true
+    if (this.world !== undefined) this.world.cluster.stopsGracefully = undefined
     this.unsubscribe?.()
     this.unsubscribe = undefined
     if (this.poll !== undefined) clearInterval(this.poll)
@@ -337,6 +348,7 @@ export class Kubelet implements Controller {
       message: undefined,
       killed: false,
       finished: false,
+      draining: false,
       deadline: undefined
     }
     this.runs.set(run.uid, run)
@@ -371,7 +383,8 @@ export class Kubelet implements Controller {
       instance: 0,
       crashBackOffMs: 0,
       pullBackOffMs: 0,
-      pullFailures: 0
+      pullFailures: 0,
+      exiting: undefined
     }
   }
 
@@ -493,7 +506,7 @@ export class Kubelet implements Controller {
     box.state = { running: { startedAt } }
     box.probeReady = false
     this.touch(run)
-    const live = () => box.instance === instance && isRunning(box.state) && !run.abort.signal.aborted
+    const live = () => box.instance === instance && isRunning(box.state) && (!run.abort.signal.aborted || run.draining)
     const handle: ContainerRun = {
       world,
       pod: this.latest(run),
@@ -518,10 +531,14 @@ export class Kubelet implements Controller {
     const oom = this.matchesFault(world.faults.oomKilled, this.latest(run))
       ? world.clock.sleep(1000).then((): ContainerResult => ({ exitCode: 137, reason: "OOMKilled" }))
       : new Promise<never>(() => {})
+    const exit = workload.run(handle).catch((error: unknown): ContainerResult => ({
+      exitCode: 128,
+      reason: "StartError",
+      message: error instanceof Error ? error.message : String(error)
+    }))
+    box.exiting = workload.stopsGracefully === true ? exit : undefined
     try {
-      result = await Promise.race([workload.run(handle), killed, oom])
-    } catch (error) {
-      result = { exitCode: 128, reason: "StartError", message: error instanceof Error ? error.message : String(error) }
+      result = await Promise.race([exit, killed, oom])
     } finally {
       stopListening()
     }
@@ -563,14 +580,81 @@ export class Kubelet implements Controller {
     this.touch(run)
   }
 
+  /** Whether deleting `pod` must wait for this kubelet: a container of it that stops by itself is running. */
+  private stopsGracefully(pod: KubeObject): boolean {
+    const run = this.runs.get(pod.metadata.uid ?? "")
+    return run !== undefined && !run.killed && !run.finished && [...run.init, ...run.main].some((box) => isRunning(box.state) && box.exiting !== undefined)
+  }
+
   /** Stops every container: the pod was deleted or ran past `activeDeadlineSeconds`. */
   private kill(run: PodRun, why: "deleted" | "deadline"): void {
     if (run.killed) return
     run.killed = true
+    const graceful = why === "deleted" && this.awaitsKubelet(run)
+    const draining = graceful ? [...run.init, ...run.main].filter((box) => isRunning(box.state) && box.exiting !== undefined) : []
+    run.draining = draining.length > 0
     run.abort.abort()
     if (run.deadline !== undefined) clearTimeout(run.deadline)
     run.deadline = undefined
-    if (run.finished) return
+    if (run.finished) {
+      if (graceful) this.remove(run)
+      return
+    }
+    if (run.draining) {
+      for (const box of draining) this.event(run, "Normal", "Killing", `Stopping container ${box.spec.name}`)
+      void Promise.all(draining.map((box) => this.exited(run, box))).then(() => {
+        run.draining = false
+        if (this.stopped) return
+        this.stopContainers(run, "deleted")
+        this.write(run)
+        this.remove(run)
+      })
+      return
+    }
+    this.stopContainers(run, why)
+    if (graceful) {
+      this.write(run)
+      this.remove(run)
+    }
+  }
+
+  /** The pod was deleted gracefully: its removal is this kubelet's (a delete with a zero grace period). */
+  private awaitsKubelet(run: PodRun): boolean {
+    const current = this.w.cluster.store.get("/pods", run.namespace, run.name)
+    return current !== undefined && current.metadata.uid === run.uid && current.metadata.deletionTimestamp !== undefined &&
+      (current.metadata.deletionGracePeriodSeconds ?? 0) > 0
+  }
+
+  /** Waits until a container that stops by itself has exited, and records how it ended. */
+  private async exited(run: PodRun, box: Box): Promise<void> {
+    const result = await box.exiting!
+    if (!isRunning(box.state)) return
+    const message = this.terminationMessage(run, box, result)
+    box.state = {
+      terminated: {
+        ...(box.containerID === undefined ? {} : { containerID: box.containerID }),
+        exitCode: result.exitCode,
+        finishedAt: now(),
+        ...(message === "" ? {} : { message }),
+        reason: result.reason ?? (result.exitCode === 0 ? "Completed" : "Error"),
+        startedAt: box.state.running.startedAt
+      }
+    }
+    if (this.runs.get(run.uid) === run) this.w.logs.end(run.namespace, run.name, box.spec.name)
+  }
+
+  /** Removes a gracefully deleted pod whose containers have all stopped. */
+  private remove(run: PodRun): void {
+    if (this.podType === undefined || this.stopped) return
+    try {
+      this.w.cluster.delete(this.podType, run.namespace, run.name, { gracePeriodSeconds: 0, preconditions: { uid: run.uid } })
+    } catch (error) {
+      if (!(error instanceof StatusError && (error.code === 404 || error.code === 409))) throw error
+    }
+  }
+
+  /** Marks the containers still running as killed and decides the pod's final phase. */
+  private stopContainers(run: PodRun, why: "deleted" | "deadline"): void {
     const time = now()
     for (const box of [...run.init, ...run.main]) {
       if (!isRunning(box.state)) continue
@@ -594,6 +678,7 @@ export class Kubelet implements Controller {
 
   /** The pod is gone from the store: forget it. */
   private discard(run: PodRun): void {
+    run.draining = false
     run.abort.abort()
     if (run.deadline !== undefined) clearTimeout(run.deadline)
     run.deadline = undefined

@@ -358,13 +358,24 @@ const validateListOptions = (rv: string, match: string, continueText: string): v
 
 /** DeleteOptions from the query and the body of a delete. */
 const deleteOptions = (query: URLSearchParams, text: string) => {
-  const body = text.trim() === "" ? {} : (parseJson(text) as { propagationPolicy?: PropagationPolicy; preconditions?: { uid?: string; resourceVersion?: string }; dryRun?: Array<string>; orphanDependents?: boolean })
+  const body = text.trim() === "" ? {} : (parseJson(text) as {
+    propagationPolicy?: PropagationPolicy
+    preconditions?: { uid?: string; resourceVersion?: string }
+    dryRun?: Array<string>
+    orphanDependents?: boolean
+    gracePeriodSeconds?: number
+  })
   const policy = (query.get("propagationPolicy") as PropagationPolicy | null) ?? body.propagationPolicy ??
     (body.orphanDependents === true ? "Orphan" : body.orphanDependents === false ? "Background" : undefined)
   if (policy !== undefined && !["Foreground", "Background", "Orphan"].includes(policy)) {
     throw Errors.invalid({ group: "meta.k8s.io", kind: "DeleteOptions" }, "", [{ field: "propagationPolicy", message: `Unsupported value: "${policy}": supported values: "Foreground", "Background", "Orphan"`, reason: "FieldValueNotSupported" }])
   }
-  return { propagationPolicy: policy, preconditions: body.preconditions, dryRun: (body.dryRun ?? []).includes("All") }
+  const graceText = query.get("gracePeriodSeconds")
+  const grace = graceText === null ? body.gracePeriodSeconds : Number(graceText)
+  if (grace !== undefined && !(typeof grace === "number" && Number.isInteger(grace))) {
+    throw Errors.badRequest(`invalid gracePeriodSeconds: ${JSON.stringify(graceText ?? grace)}`)
+  }
+  return { propagationPolicy: policy, preconditions: body.preconditions, dryRun: (body.dryRun ?? []).includes("All"), gracePeriodSeconds: grace }
 }
 
 /** What a create, update or patch request asks of the write: its query options, validated as a real server does. */

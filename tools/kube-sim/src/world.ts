@@ -255,7 +255,10 @@ export interface ContainerRun {
   log(text: string): void
   /** Marks the container Ready (readiness probe passing) or not. Long-running servers call this when warm. */
   setReady(ready: boolean): void
-  /** Aborted when the pod is deleted: the workload stops and its result is ignored. */
+  /**
+   * Aborted when the pod is deleted or killed: the workload stops. Its result is ignored, unless the workload
+   * `stopsGracefully` and the pod was deleted gracefully: then the pod waits for it.
+   */
   readonly signal: AbortSignal
 }
 
@@ -272,4 +275,10 @@ export interface Workload {
   readonly name: string
   matches(pod: KubeObject, container: ContainerRun["container"]): boolean
   run(run: ContainerRun): Promise<ContainerResult>
+  /**
+   * `run` settles by itself soon after the signal aborts (a process given SIGTERM, then SIGKILL): a pod deleted while
+   * it runs stays Terminating until it has exited, and its exit code and output are kept. Default false: the
+   * container stops at once.
+   */
+  readonly stopsGracefully?: boolean | undefined
 }

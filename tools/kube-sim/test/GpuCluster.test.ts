@@ -262,6 +262,57 @@ describe("an image played by a local command", () => {
     expect(done.status!.containerStatuses![0]!.state!.terminated!.exitCode).toBe(3)
     expect(await core.readNamespacedPodLog({ name: "checker", namespace: "exec" })).toBe("hello from exec: checker\n")
   }, 60_000)
+
+  it("keeps a deleted pod Terminating until the command has exited after SIGTERM, then removes it with its exit code; a forced delete does not wait; a Job deleted in the foreground waits for its pod", async () => {
+    const script = [
+      "console.log('up')",
+      "setInterval(() => {}, 1000)",
+      "process.on('SIGTERM', () => { console.log('releasing'); setTimeout(() => { console.log('released'); process.exit(3) }, 300) })"
+    ].join("\n")
+    const { sim, core, kc } = await start({ profile: "dev", profileOptions: { timeScale: 0.0005 }, execImages: [{ image: "ghcr.io/aicr-project/checker:1", command: [process.execPath, "-e", script], killGraceMs: 10_000 }] })
+    await core.createNamespace({ body: { metadata: { name: "exec" } } })
+    const body = (name: string) => ({ metadata: { name }, spec: { restartPolicy: "Never", terminationGracePeriodSeconds: 45, containers: [{ name: "main", image: "ghcr.io/aicr-project/checker:1" }] } })
+    const changes: Array<string> = []
+    let last: KubeObject | undefined
+    sim.cluster.store.subscribe((change) => {
+      if (change.key !== "/pods" || change.name !== "checker") return
+      changes.push(`${change.type}${change.object.metadata.deletionTimestamp === undefined ? "" : " terminating"}`)
+      if (change.type === "DELETED") last = change.object
+    })
+    const running = async (name: string) =>
+      eventually(async () => ((await core.readNamespacedPodLog({ name, namespace: "exec" }).catch(() => "")) === "up\n" ? true : undefined), 30_000)
+
+    await core.createNamespacedPod({ namespace: "exec", body: body("checker") })
+    await running("checker")
+    const deleted = await core.deleteNamespacedPod({ name: "checker", namespace: "exec" })
+    expect(deleted.metadata?.deletionGracePeriodSeconds).toBe(45)
+    expect(deleted.metadata?.deletionTimestamp).toBeDefined()
+    const terminating = await core.readNamespacedPod({ name: "checker", namespace: "exec" })
+    expect(terminating.metadata?.deletionTimestamp).toBeDefined()
+    expect(await core.readNamespacedPodLog({ name: "checker", namespace: "exec" })).toContain("releasing\n")
+    await eventually(async () => (last === undefined ? undefined : true), 10_000)
+    const status = last!["status"] as { phase: string; containerStatuses: Array<{ state: { terminated?: { exitCode: number; reason: string } } }> }
+    expect(status.phase).toBe("Failed")
+    expect(status.containerStatuses[0]!.state.terminated).toMatchObject({ exitCode: 3, reason: "Error" })
+    expect(changes.at(-1)).toBe("DELETED terminating")
+    expect(changes.filter((change) => change.endsWith("terminating")).length).toBeGreaterThanOrEqual(2)
+
+    await core.createNamespacedPod({ namespace: "exec", body: body("forced") })
+    await running("forced")
+    const objects = k8s.KubernetesObjectApi.makeApiClient(kc)
+    await objects.delete({ apiVersion: "v1", kind: "Pod", metadata: { name: "forced", namespace: "exec" } }, undefined, undefined, 0)
+    expect(sim.cluster.store.get("/pods", "exec", "forced")).toBeUndefined()
+
+    const batch = kc.makeApiClient(k8s.BatchV1Api)
+    await batch.createNamespacedJob({ namespace: "exec", body: { metadata: { name: "job" }, spec: { backoffLimit: 0, template: body("ignored") } } as k8s.V1Job })
+    const pod = await eventually(async () => (await core.listNamespacedPod({ namespace: "exec", labelSelector: "job-name=job" })).items[0], 30_000)
+    await running(pod.metadata!.name!)
+    await batch.deleteNamespacedJob({ name: "job", namespace: "exec", propagationPolicy: "Foreground" })
+    expect((await batch.readNamespacedJob({ name: "job", namespace: "exec" })).metadata?.deletionTimestamp).toBeDefined()
+    expect(sim.cluster.store.get("/pods", "exec", pod.metadata!.name!)?.metadata.deletionTimestamp).toBeDefined()
+    await eventually(async () => (sim.cluster.store.get("batch/jobs", "exec", "job") === undefined ? true : undefined), 10_000)
+    expect(sim.cluster.store.get("/pods", "exec", pod.metadata!.name!)).toBeUndefined()
+  }, 60_000)
 })
 
 describe("controller-level faults", () => {

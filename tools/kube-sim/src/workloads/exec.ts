@@ -36,7 +36,10 @@ export interface ExecImageOptions {
   /** Environment under the pod's (the host's `PATH`, `HOME`, `TMPDIR` and `LANG` are passed on too). */
   readonly env?: Readonly<Record<string, string>> | undefined
   readonly cwd?: string | undefined
-  /** Real milliseconds from SIGTERM to SIGKILL when the pod is deleted (default 2000). */
+  /**
+   * Real milliseconds from SIGTERM to SIGKILL when the pod is deleted (default 2000). The pod stays Terminating until
+   * the command has exited (a graceful deletion; a delete with `gracePeriodSeconds: 0` removes it at once).
+   */
   readonly killGraceMs?: number | undefined
 }
 
@@ -238,7 +241,8 @@ const runExec = async (options: ExecImageOptions, run: ContainerRun): Promise<Co
 export const execImage = (options: ExecImageOptions): Workload => ({
   name: `exec:${options.image}`,
   matches: (_pod, container) => imageMatches(options.image, container.image),
-  run: (run) => runExec(options, run)
+  run: (run) => runExec(options, run),
+  stopsGracefully: true
 })
 
 /** Parses `IMAGE=COMMAND` (the `--exec-image` flag): the command is a shell command line. */
