@@ -255,7 +255,8 @@ export const run = (inputs: Validate.Inputs, options: RunOptions) =>
     if (ready !== undefined && options.keep !== true) {
       const left = yield* InClusterRunner.unrevoked(ready).pipe(Effect.provideContext(connection.success))
       if (left.length > 0) {
-        Output.stderr(`error: the run's RBAC was not revoked: ${left.join(", ")} still exist; remove them with: aicr cleanup --run ${runId} --yes\n`)
+        const one = left.length === 1
+        Output.stderr(`error: the run's RBAC was not revoked: ${left.join(", ")} still exist${one ? "s" : ""}; remove ${one ? "it" : "them"} with: aicr cleanup --run ${runId} --yes\n`)
         return Math.max(yield* Ref.get(code), ExitCode.ChecksFailed)
       }
     }

@@ -396,6 +396,31 @@ describe("aicr validate --runner in-cluster: what is not a verdict is inconclusi
     expectNothingLeft(sim, runId)
   })
 
+  it("fails the run loudly when its RBAC is not revoked (a ClusterRoleBinding that does not go away), naming what is left", async () => {
+    const sim = await eks()
+    const runId = runIdFor(13)
+    const binding = Rbac.names(runId).clusterRoleBinding
+    const bindings = sim.cluster.registry.find("rbac.authorization.k8s.io", "v1", "clusterrolebindings")!
+    sim.cluster.store.subscribe((change) => {
+      if (change.key.endsWith("clusterrolebindings") && change.type === "ADDED" && change.name === binding) {
+        setImmediate(() => {
+          const current = sim.cluster.get(bindings, "", binding)
+          sim.cluster.update(bindings, "", binding, { ...current, metadata: { ...current.metadata, finalizers: ["e2e.aicr.test/hold"] } })
+        })
+      }
+    })
+    const result = await inCluster(sim, NCCL, runId).result
+    expect(result.stderr).toContain("  PASS         performance/nccl-all-reduce-bw: ")
+    expect(result.stderr).toContain(
+      `error: the run's RBAC was not revoked: ClusterRoleBinding ${binding} still exists; remove it with: aicr cleanup --run ${runId} --yes\n`
+    )
+    expect(result.status).toBe(8)
+    const held = sim.cluster.get(bindings, "", binding)
+    expect(held.metadata.deletionTimestamp).toBeDefined()
+    sim.cluster.update(bindings, "", binding, { ...held, metadata: { ...held.metadata, finalizers: [] } })
+    await until(sim, () => labelled(sim, runId).length === 0)
+  })
+
   it("is inconclusive with the pull error when the validator image cannot be pulled, without waiting out the check's timeout", async () => {
     const sim = await eks()
     const runId = runIdFor(12)
