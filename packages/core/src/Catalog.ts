@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url"
 import * as Effect from "effect/Effect"
 import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml"
 import type { Node, YAMLError, YAMLMap } from "yaml"
-import { parseGoDuration } from "./internal/catalog-duration.ts"
+import * as GoDuration from "./GoDuration.ts"
 import * as Problem from "./Problem.ts"
 
 /** A validation phase. */
@@ -148,7 +148,7 @@ const parseTimeout = (scope: Scope, map: YAMLMap): number => {
   const node = child(map, "timeout")
   if (node === undefined) return DEFAULT_TIMEOUT_MS
   const text = isScalar(node) && node.value === 0 ? "0" : stringValue(node)
-  const ms = text === undefined ? undefined : parseGoDuration(text)
+  const ms = text === undefined ? undefined : GoDuration.parse(text)
   if (ms === undefined || ms < 0) {
     const shown = JSON.stringify(scalarText(node) ?? "")
     return fail(scope, node, ["timeout"], `invalid timeout ${shown}: must be a Go duration such as 90s, 2m or 1h30m`) ??

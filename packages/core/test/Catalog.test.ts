@@ -7,7 +7,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as Catalog from "../src/Catalog.ts"
 import type { Catalog as CatalogT, Entry } from "../src/Catalog.ts"
-import { parseGoDuration } from "../src/internal/catalog-duration.ts"
+import { parse as parseGoDuration } from "../src/GoDuration.ts"
 import * as Problem from "../src/Problem.ts"
 
 const fixture = (name: string) => new URL(`./fixtures/catalog/${name}`, import.meta.url)

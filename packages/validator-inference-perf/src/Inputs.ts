@@ -4,6 +4,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as z from "zod"
+import * as GoDuration from "@aicr/core/GoDuration"
 
 export const THROUGHPUT = "inference-throughput"
 export const TTFT_P99 = "inference-ttft-p99"
@@ -202,22 +203,11 @@ export const constraints = makeConstraints(() => process.env)
 /** The decoded constraints of a recipe (`run`'s `config`). */
 export type Constraints = z.output<typeof constraints>
 
-const DURATION_TERM = /(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g
-const DURATION = /^\+?((\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h))+$/
-const UNIT_MS: Readonly<Record<string, number>> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, "μs": 1e-3, ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }
-
-/** Parses a Go duration (`30m`, `1h30m`, `90s`, `250ms`) into milliseconds; undefined when it is not one. */
-export const parseDuration = (text: string): number | undefined => {
-  const trimmed = text.trim()
-  if (!DURATION.test(trimmed)) return undefined
-  let total = 0
-  for (const [, amount = "", unit = ""] of trimmed.matchAll(DURATION_TERM)) total += Number(amount) * (UNIT_MS[unit] ?? Number.NaN)
-  return Number.isFinite(total) ? total : undefined
-}
+/** Parses a Go duration knob (`30m`, `1h30m`, `90s`, `250ms`) into milliseconds; undefined when it is not one. */
+export const parseDuration = GoDuration.parseUnsigned
 
 /** Renders milliseconds as the shortest whole Go duration (`300000` → `5m`, `1500` → `1500ms`). */
-export const formatDuration = (ms: number): string =>
-  ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : ms % 60_000 === 0 ? `${ms / 60_000}m` : ms % 1_000 === 0 ? `${ms / 1_000}s` : `${ms}ms`
+export const formatDuration = GoDuration.format
 
 /** The tunables of a run: load shape, model, router, and every wait window, poll interval and request timeout. */
 export interface Knobs {

@@ -3,6 +3,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as z from "zod"
+import * as GoDuration from "@aicr/core/GoDuration"
 
 export const BANDWIDTH = "nccl-all-reduce-bw"
 export const PROFILE = "nccl-benchmark-profile"
@@ -180,39 +181,11 @@ export type Constraints = z.output<typeof constraints>
 // ---------------------------------------------------------------------------------------------------------------
 // Durations and sizes
 
-const DURATION_UNITS: Readonly<Record<string, number>> = {
-  h: 3_600_000,
-  m: 60_000,
-  s: 1_000,
-  ms: 1,
-  us: 0.001,
-  "µs": 0.001,
-  "μs": 0.001,
-  ns: 0.000_001
-}
-const DURATION_PART = /(\d+(?:\.\d*)?|\.\d+)(ms|us|µs|μs|ns|h|m|s)/y
-
-/** Parses a Go duration (`30m`, `1h30m`, `2s`, `500ms`) into milliseconds; undefined when it is not one. */
-export const parseDuration = (text: string): number | undefined => {
-  const body = text.trim().replace(/^\+/, "")
-  if (body === "") return undefined
-  let total = 0
-  DURATION_PART.lastIndex = 0
-  while (DURATION_PART.lastIndex < body.length) {
-    const part = DURATION_PART.exec(body)
-    if (part === null) return undefined
-    total += Number(part[1]) * (DURATION_UNITS[part[2] ?? ""] ?? Number.NaN)
-  }
-  return Number.isFinite(total) ? total : undefined
-}
+/** Parses a Go duration knob (`30m`, `1h30m`, `2s`, `500ms`) into milliseconds; undefined when it is not one. */
+export const parseDuration = GoDuration.parseUnsigned
 
 /** Renders milliseconds as the shortest whole Go duration (`1800000` → `30m`, `500` → `500ms`). */
-export const formatDuration = (ms: number): string => {
-  for (const [unit, size] of [["h", 3_600_000], ["m", 60_000], ["s", 1_000]] as const) {
-    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`
-  }
-  return `${ms}ms`
-}
+export const formatDuration = GoDuration.format
 
 const SIZE_UNITS: Readonly<Record<string, number>> = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }
 
