@@ -12,6 +12,7 @@ import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type CliResult, COMMIT, fixture, runCli, startCli } from "./support/cli.ts"
 import { NCCL_KNOBS } from "./support/knobs.ts"
+import { expectNoRunObjects, labelled, reservations } from "./support/sim.ts"
 
 const PASS = fixture("recipes", "nccl-pass.yaml")
 const FAIL = fixture("recipes", "nccl-fail.yaml")
@@ -19,8 +20,6 @@ const NO_GATE = fixture("recipes", "nccl-no-gate.yaml")
 
 const CHECK = "nccl-all-reduce-bw"
 const NAMESPACE = "aicr-validation"
-const RUN_LABEL = "aicr.nvidia.com/run-id"
-const RESERVATION_LABEL = "aicr.nvidia.com/gpu-reservation"
 const TRAIN_JOB = "nccl-all-reduce-tj"
 
 const KNOBS = NCCL_KNOBS
@@ -178,22 +177,6 @@ const outcomeOf = (result: CliResult, terminationLogPath: string): Outcome => {
 const check = async (environment: Pod, args: ReadonlyArray<string> = [CHECK]): Promise<Outcome> =>
   outcomeOf(await runCli(["check", ...args], { env: environment.env }), environment.terminationLog)
 
-/** Every object of the sim carrying the run's label, as `Kind ns/name`. */
-const labelled = (sim: Sim, runId: string): ReadonlyArray<string> =>
-  sim.cluster.store.keys().flatMap((key) =>
-    (sim.cluster.store.list(key) ?? [])
-      .filter((object) => object.metadata.labels?.[RUN_LABEL] === runId)
-      .map((object) => `${object.kind} ${object.metadata.namespace ?? ""}/${object.metadata.name}`)
-  )
-
-const reservations = (sim: Sim): ReadonlyArray<string> =>
-  (sim.cluster.store.list("/namespaces") ?? []).filter((namespace) => namespace.metadata.labels?.[RESERVATION_LABEL] !== undefined).map((namespace) => namespace.metadata.name!)
-
-const expectNothingLeft = (sim: Sim, runId: string) => {
-  expect(labelled(sim, runId)).toEqual([])
-  expect(reservations(sim)).toEqual([])
-}
-
 /** Object creates sent to the API server from now on. */
 const createsSince = (sim: Sim) => {
   const before = sim.audit.all().length
@@ -224,7 +207,7 @@ describe("aicr check runs one check as a pod would, against kube-sim with RBAC a
     expect([...new Set(requests.map((request) => request.user))]).toEqual(["system:serviceaccount:aicr-validation:aicr-validator-pass"])
     expect(requests.filter((request) => request.code === 403)).toEqual([])
     expect(existsSync(join(environment.stateDir, `${runIdFor(1)}.jsonl`))).toBe(true)
-    expectNothingLeft(sim, runIdFor(1))
+    expectNoRunObjects(sim, runIdFor(1))
   })
 
   it("fails (exit 1) when the gate is above what the cluster delivers", async () => {
@@ -234,7 +217,7 @@ describe("aicr check runs one check as a pod would, against kube-sim with RBAC a
     expect(record.status).toBe("failed")
     expect(record.message).toMatch(/^NCCL all-reduce bus bandwidth 4\d\d\.\d\d GB\/s does not satisfy constraint ">= 900"/)
     expect(record.metrics.find((metric) => metric.name === "nccl-all-reduce-bw")?.passed).toBe(false)
-    expectNothingLeft(sim, runIdFor(2))
+    expectNoRunObjects(sim, runIdFor(2))
   })
 
   it("is skipped (exit 2) without the nccl-all-reduce-bw constraint, creating nothing", async () => {
@@ -259,7 +242,7 @@ describe("aicr check runs one check as a pod would, against kube-sim with RBAC a
     expect(record.message).toMatch(/create TrainingRuntime aicr-nccl-[0-9a-f]{8}\/nccl-all-reduce-runtime/)
     expect(record.message).toContain("trainingruntimes.trainer.kubeflow.org is forbidden")
     expect(record.message).toContain('User "system:serviceaccount:aicr-validation:aicr-validator-forbidden" cannot create resource "trainingruntimes"')
-    expectNothingLeft(sim, runIdFor(4))
+    expectNoRunObjects(sim, runIdFor(4))
   })
 
   it("is inconclusive (exit 3) naming every problem of a bad input file, before touching the cluster", async () => {
@@ -325,7 +308,7 @@ describe("aicr check runs one check as a pod would, against kube-sim with RBAC a
     expect(result.status).toBe(3)
     expect(record).toEqual(CheckRecord.make("inconclusive", "interrupted by SIGTERM before it finished; its objects were released"))
     expect(result.stderr).toContain("interrupted by SIGTERM before it finished; its objects were released\n")
-    expectNothingLeft(sim, runId)
+    expectNoRunObjects(sim, runId)
     expect(sim.audit.filter({ verb: "delete", resource: "trainjobs" }).map((request) => request.user)).toEqual([
       "system:serviceaccount:aicr-validation:aicr-validator-sigterm"
     ])

@@ -7,6 +7,7 @@ import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { binPath, type CliResult, fixture, runCli, startCli, useCluster } from "./support/cli.ts"
 import { INFERENCE_KNOBS, NCCL_KNOBS } from "./support/knobs.ts"
+import { expectNoRunObjects, labelled, reservations } from "./support/sim.ts"
 
 const INFERENCE = fixture("recipes", "inference-pass.yaml")
 const NCCL = fixture("recipes", "nccl-pass.yaml")
@@ -15,7 +16,6 @@ const NAMESPACE = "aicr-validation"
 const VALIDATOR = "ghcr.io/aicr-project/aicr-validator"
 const ADMIN = "kubernetes-admin"
 const RUN_LABEL = "aicr.nvidia.com/run-id"
-const RESERVATION_LABEL = "aicr.nvidia.com/gpu-reservation"
 const SEED = 23
 
 const KNOBS = { ...NCCL_KNOBS, ...INFERENCE_KNOBS }
@@ -99,22 +99,9 @@ const validate = (sim: Sim, recipe: string, runId: string, extra: ReadonlyArray<
 const inCluster = (sim: Sim, recipe: string, runId: string, extra: ReadonlyArray<string> = [], env: Readonly<Record<string, string>> = {}) =>
   validate(sim, recipe, runId, ["--runner", "in-cluster", ...extra], env)
 
-/** Every object of the sim carrying the run's label, as `Kind ns/name`. */
-const labelled = (sim: Sim, runId: string): ReadonlyArray<string> =>
-  sim.cluster.store.keys().flatMap((key) =>
-    (sim.cluster.store.list(key) ?? [])
-      .filter((object) => object.metadata.labels?.[RUN_LABEL] === runId)
-      .map((object) => `${object.kind} ${object.metadata.namespace ?? ""}/${object.metadata.name}`)
-  )
-
-/** GPU-node reservations (`aicr-gpu-<12 hex>` Namespaces) on the sim, whoever made them. */
-const reservations = (sim: Sim): ReadonlyArray<string> =>
-  (sim.cluster.store.list("/namespaces") ?? []).filter((namespace) => namespace.metadata.labels?.[RESERVATION_LABEL] !== undefined).map((namespace) => namespace.metadata.name!)
-
 /** Nothing of the run is on the sim: no labelled object (Jobs, pods, inner workloads, input, RBAC), no reservation. */
 const expectNothingLeft = (sim: Sim, runId: string) => {
-  expect(labelled(sim, runId)).toEqual([])
-  expect(reservations(sim)).toEqual([])
+  expectNoRunObjects(sim, runId)
   const names = Rbac.names(runId)
   expect(sim.cluster.store.get("rbac.authorization.k8s.io/clusterroles", "", names.clusterRole)).toBeUndefined()
   expect(sim.cluster.store.get("rbac.authorization.k8s.io/clusterrolebindings", "", names.clusterRoleBinding)).toBeUndefined()

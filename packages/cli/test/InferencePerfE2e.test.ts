@@ -8,13 +8,13 @@ import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type CliResult, fixture, startCli, useCluster } from "./support/cli.ts"
 import { INFERENCE_KNOBS } from "./support/knobs.ts"
+import { labelled } from "./support/sim.ts"
 
 const PASS = fixture("recipes", "inference-pass.yaml")
 const FAIL = fixture("recipes", "inference-fail.yaml")
 const NO_GATES = fixture("recipes", "inference-no-gates.yaml")
 const NO_DYNAMO = fixture("recipes", "inference-no-dynamo.yaml")
 
-const RUN_LABEL = "aicr.nvidia.com/run-id"
 const DGD = "aicr-inference-perf"
 
 const KNOBS = INFERENCE_KNOBS
@@ -51,14 +51,6 @@ const simulate = async (options: ProfileOptions = {}, tune?: (profile: ReturnTyp
 
 const validate = (kubeconfig: string, recipe: string, runId: string, extra: ReadonlyArray<string> = []) =>
   startCli(["validate", "-r", recipe, "--phase", "performance", ...extra], { env: { KUBECONFIG: kubeconfig, AICR_RUN_ID: runId, ...KNOBS } })
-
-/** Every object of the sim carrying the run's label, as `Kind ns/name`. */
-const labelled = (sim: Sim, runId: string): ReadonlyArray<string> =>
-  sim.cluster.store.keys().flatMap((key) =>
-    (sim.cluster.store.list(key) ?? [])
-      .filter((object) => object.metadata.labels?.[RUN_LABEL] === runId)
-      .map((object) => `${object.kind} ${object.metadata.namespace ?? ""}/${object.metadata.name}`)
-  )
 
 /** Creates sent to the API server (service-proxy POSTs are not objects). */
 const creates = (sim: Sim) => sim.audit.filter({ verb: "create" }).filter((record) => record.subresource === undefined)

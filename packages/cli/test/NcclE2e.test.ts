@@ -7,6 +7,7 @@ import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type CliResult, fixture, startCli, useCluster } from "./support/cli.ts"
 import { INFERENCE_KNOBS, NCCL_KNOBS } from "./support/knobs.ts"
+import { expectNoRunObjects, labelled, reservations } from "./support/sim.ts"
 
 const PASS = fixture("recipes", "nccl-pass.yaml")
 const FAIL = fixture("recipes", "nccl-fail.yaml")
@@ -15,8 +16,6 @@ const NO_TRAINER = fixture("recipes", "nccl-no-trainer.yaml")
 const BOTH = fixture("recipes", "nccl-and-inference.yaml")
 const WRONG_RESULTS = fixture("nccl", "wrong-results-2x8-h100.txt")
 
-const RUN_LABEL = "aicr.nvidia.com/run-id"
-const RESERVATION_LABEL = "aicr.nvidia.com/gpu-reservation"
 const TRAIN_JOB = "nccl-all-reduce-tj"
 const RUNTIME = "nccl-all-reduce-runtime"
 
@@ -59,24 +58,6 @@ const validate = (kubeconfig: string, recipe: string, runId: string, extra: Read
 /** `aicr validate` of `recipe` run to its end. */
 const validated = (kubeconfig: string, recipe: string, runId: string, extra: ReadonlyArray<string> = []): Promise<CliResult> =>
   validate(kubeconfig, recipe, runId, extra).result
-
-/** Every object of the sim carrying the run's label, as `Kind ns/name`. */
-const labelled = (sim: Sim, runId: string): ReadonlyArray<string> =>
-  sim.cluster.store.keys().flatMap((key) =>
-    (sim.cluster.store.list(key) ?? [])
-      .filter((object) => object.metadata.labels?.[RUN_LABEL] === runId)
-      .map((object) => `${object.kind} ${object.metadata.namespace ?? ""}/${object.metadata.name}`)
-  )
-
-/** GPU-node reservations (`aicr-gpu-<12 hex>` Namespaces) on the sim, whoever made them. */
-const reservations = (sim: Sim): ReadonlyArray<string> =>
-  (sim.cluster.store.list("/namespaces") ?? []).filter((namespace) => namespace.metadata.labels?.[RESERVATION_LABEL] !== undefined).map((namespace) => namespace.metadata.name!)
-
-/** Nothing of the run is on the sim: no labelled object, no GPU-node reservation. */
-const expectNothingLeft = (sim: Sim, runId: string) => {
-  expect(labelled(sim, runId)).toEqual([])
-  expect(reservations(sim)).toEqual([])
-}
 
 /** Creates sent to the API server (service-proxy POSTs are not objects). */
 const creates = (sim: Sim) => sim.audit.filter({ verb: "create" }).filter((record) => record.subresource === undefined)
@@ -217,7 +198,7 @@ describe("aicr validate runs nccl-all-reduce-bw end to end on kube-sim", () => {
       `trainjobs ${TRAIN_JOB}`
     ])
     expect(sim.cluster.store.get("/namespaces", "", namespace)).toBeUndefined()
-    expectNothingLeft(sim, runId)
+    expectNoRunObjects(sim, runId)
   })
 
   it("passes on h100-gke with the TCPXO template (the TrainingRuntime has the tcpxo-daemon sidecar), and leaves nothing", async () => {
@@ -242,7 +223,7 @@ describe("aicr validate runs nccl-all-reduce-bw end to end on kube-sim", () => {
     expect(test.extra["nccl-all-reduce-bw"]!.value).toBeLessThan(360)
     expect(seen.runtimes.map((runtime) => runtime.metadata.name)).toEqual([RUNTIME])
     expect(containerNames(seen.runtimes[0])).toContain("tcpxo-daemon")
-    expectNothingLeft(sim, runId)
+    expectNoRunObjects(sim, runId)
   })
 
   it("fails with exit 8 when the gate is above what the cluster delivers, and leaves nothing", async () => {
@@ -258,7 +239,7 @@ describe("aicr validate runs nccl-all-reduce-bw end to end on kube-sim", () => {
     const test = onlyTest(report)
     expect(test.status).toBe("failed")
     expect(test.message).toContain('does not satisfy constraint ">= 900"')
-    expectNothingLeft(sim, runId)
+    expectNoRunObjects(sim, runId)
   })
 
   it("skips a recipe without the nccl-all-reduce-bw gate, touching nothing", async () => {
@@ -270,7 +251,7 @@ describe("aicr validate runs nccl-all-reduce-bw end to end on kube-sim", () => {
     expect(result.stderr).toMatch(/  SKIP {9}performance\/nccl-all-reduce-bw: .*nccl-all-reduce-bw/)
     expect(result.stderr).toContain("0 passed, 0 failed, 1 skipped, 0 inconclusive\n")
     expect(creates(sim).slice(before)).toEqual([])
-    expectNothingLeft(sim, runId)
+    expectNoRunObjects(sim, runId)
   })
 
   it("without the TrainJob API: skipped when the recipe does not declare kubeflow-trainer, failed (exit 8) when it does; nothing created", async () => {
@@ -289,8 +270,8 @@ describe("aicr validate runs nccl-all-reduce-bw end to end on kube-sim", () => {
         "the recipe declares kubeflow-trainer, but its TrainJob API is not there (is Kubeflow Trainer installed?)\n"
     )
     expect(creates(sim)).toEqual([])
-    expectNothingLeft(sim, runIdFor(5))
-    expectNothingLeft(sim, runIdFor(6))
+    expectNoRunObjects(sim, runIdFor(5))
+    expectNoRunObjects(sim, runIdFor(6))
   })
 
   it("fails (exit 8) naming a degraded GPU node, before creating anything", async () => {
@@ -305,7 +286,7 @@ describe("aicr validate runs nccl-all-reduce-bw end to end on kube-sim", () => {
     )
     expect(made.added).toEqual([])
     expect(creates(sim)).toEqual([])
-    expectNothingLeft(sim, runId)
+    expectNoRunObjects(sim, runId)
   })
 
   it("fails (exit 8) on a launcher log with #wrong above 0 and out-of-bounds values, whatever the bandwidth, and leaves nothing", async () => {
@@ -323,7 +304,7 @@ describe("aicr validate runs nccl-all-reduce-bw end to end on kube-sim", () => {
     expect(test.status).toBe("failed")
     expect(test.extra["nccl-wrong-elements"]!.value).toBe(2)
     expect(test.extra["nccl-out-of-bounds-values"]!.value).toBe(2)
-    expectNothingLeft(sim, runId)
+    expectNoRunObjects(sim, runId)
   })
 
   it("is inconclusive (exit 9) with the node table when every GPU of one of the two nodes is in use; nothing created", async () => {
@@ -340,7 +321,7 @@ describe("aicr validate runs nccl-all-reduce-bw end to end on kube-sim", () => {
     )
     expect(result.stderr).toContain("0 passed, 0 failed, 0 skipped, 1 inconclusive\n")
     expect(creates(sim)).toEqual([])
-    expectNothingLeft(sim, runId)
+    expectNoRunObjects(sim, runId)
   })
 
   it("on SIGINT while the launcher runs, releases everything and exits 130 with nothing of the run left", async () => {
@@ -358,7 +339,7 @@ describe("aicr validate runs nccl-all-reduce-bw end to end on kube-sim", () => {
       "interrupted: partial results\n",
       "  INCONCLUSIVE performance/nccl-all-reduce-bw: interrupted before it finished; its objects were released\n"
     ])
-    expectNothingLeft(sim, runId)
+    expectNoRunObjects(sim, runId)
     expect(sim.audit.filter({ verb: "delete", resource: "trainjobs" }).map((record) => record.name)).toEqual([TRAIN_JOB])
   })
 
@@ -387,7 +368,7 @@ describe("aicr validate runs nccl-all-reduce-bw end to end on kube-sim", () => {
     ])
     expect(lives.filter((life) => life.pod.includes("vllmdecodeworker")).length).toBe(8)
     expect(inference[1] < nccl[0] || nccl[1] < inference[0], `inference pods ${inference.join("–")}, nccl pods ${nccl.join("–")}`).toBe(true)
-    expectNothingLeft(sim, runId)
+    expectNoRunObjects(sim, runId)
   })
   it("two validations at once on one cluster: the loser of the GPU-node reservations never runs beside the winner, and neither leaves anything", async () => {
     const sim = await eks()
@@ -404,7 +385,7 @@ describe("aicr validate runs nccl-all-reduce-bw end to end on kube-sim", () => {
     })
     expect(spans.length).toBe(results.filter((result) => result.status === 0).length)
     if (spans.length === 2) expect(spans[0]![1] < spans[1]![0] || spans[1]![1] < spans[0]![0]).toBe(true)
-    expectNothingLeft(sim, first)
-    expectNothingLeft(sim, second)
+    expectNoRunObjects(sim, first)
+    expectNoRunObjects(sim, second)
   })
 })
