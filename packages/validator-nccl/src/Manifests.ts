@@ -330,38 +330,41 @@ const GKE_LIBRARY_PATH = "/usr/lib/x86_64-linux-gnu:/usr/local/nvidia/lib64"
 /** OpenMPI over plain TCP on the pod network (no libfabric probing) and NCCL without any net plugin. */
 const TCP_MPI = ["--mca", "pml", "ob1", "--mca", "btl", "tcp,self", "--mca", "btl_tcp_if_include", "eth0", "--mca", "oob_tcp_if_include", "eth0"]
 
-/** The mpirun command line of a template (before the nccl-tests arguments). */
+/** mpirun of the HPC nccl-tests image: EFA through libfabric, or plain TCP sockets with no NCCL net plugin. */
+const hpcMpirunWords = (common: ReadonlyArray<string>, fabric: "efa" | "tcp"): ReadonlyArray<string> => [
+  HPC_MPIRUN,
+  ...common,
+  "--bind-to",
+  "none",
+  "--mca",
+  "plm_rsh_agent",
+  "ssh",
+  "--mca",
+  "plm_rsh_args",
+  SSH_ARGS,
+  ...(fabric === "tcp" ? TCP_MPI : []),
+  "-x",
+  "LD_LIBRARY_PATH",
+  "-x",
+  "PATH",
+  "-x",
+  "NCCL_DEBUG=WARN",
+  ...(fabric === "efa"
+    ? ["-x", "FI_PROVIDER=efa", "-x", "FI_EFA_USE_DEVICE_RDMA=1", "-x", "FI_EFA_FORK_SAFE=1"]
+    : ["-x", "NCCL_NET_PLUGIN=none"]),
+  "-x",
+  "NCCL_SOCKET_IFNAME=eth0",
+  "-x",
+  "NCCL_IGNORE_DISABLED_P2P=1",
+  HPC_ALL_REDUCE
+]
+
+/** The mpirun command line of a template (before the nccl-tests arguments); the generic template is EKS's TCP one. */
 const mpirunWords = (template: Platform.Template, ranks: number): ReadonlyArray<string> => {
   const common = ["-np", String(ranks), "--allow-run-as-root"]
   switch (template.kind) {
     case "eks":
-      return [
-        HPC_MPIRUN,
-        ...common,
-        "--bind-to",
-        "none",
-        "--mca",
-        "plm_rsh_agent",
-        "ssh",
-        "--mca",
-        "plm_rsh_args",
-        SSH_ARGS,
-        ...(template.fabric === "tcp" ? TCP_MPI : []),
-        "-x",
-        "LD_LIBRARY_PATH",
-        "-x",
-        "PATH",
-        "-x",
-        "NCCL_DEBUG=WARN",
-        ...(template.fabric === "efa"
-          ? ["-x", "FI_PROVIDER=efa", "-x", "FI_EFA_USE_DEVICE_RDMA=1", "-x", "FI_EFA_FORK_SAFE=1"]
-          : ["-x", "NCCL_NET_PLUGIN=none"]),
-        "-x",
-        "NCCL_SOCKET_IFNAME=eth0",
-        "-x",
-        "NCCL_IGNORE_DISABLED_P2P=1",
-        HPC_ALL_REDUCE
-      ]
+      return hpcMpirunWords(common, template.fabric)
     case "gke":
       return [
         NGC_MPIRUN,
@@ -390,32 +393,7 @@ const mpirunWords = (template: Platform.Template, ranks: number): ReadonlyArray<
         NGC_ALL_REDUCE
       ]
     case "generic":
-      return [
-        HPC_MPIRUN,
-        ...common,
-        "--bind-to",
-        "none",
-        "--mca",
-        "plm_rsh_agent",
-        "ssh",
-        "--mca",
-        "plm_rsh_args",
-        SSH_ARGS,
-        ...TCP_MPI,
-        "-x",
-        "LD_LIBRARY_PATH",
-        "-x",
-        "PATH",
-        "-x",
-        "NCCL_DEBUG=WARN",
-        "-x",
-        "NCCL_NET_PLUGIN=none",
-        "-x",
-        "NCCL_SOCKET_IFNAME=eth0",
-        "-x",
-        "NCCL_IGNORE_DISABLED_P2P=1",
-        HPC_ALL_REDUCE
-      ]
+      return hpcMpirunWords(common, "tcp")
   }
 }
 
