@@ -26,7 +26,7 @@ afterAll(async () => {
 })
 
 describe("validate --report-configmap", () => {
-  it("writes each phase's CTRF report to aicr-ctrf-<run>-<phase> in the validation namespace, creating it when absent", async () => {
+  it("writes each phase's CTRF report to aicr-ctrf-<run>-<phase> in the validation namespace, creating it when absent; aicr cleanup --run removes them", async () => {
     const runId = "20261128-140000-00000000000000c1"
     const cli = startCli(
       ["validate", "-r", fixture("recipes", "nccl-pass.yaml"), "--phase", "performance", "--report-configmap", "--namespace", "reports"],
@@ -52,5 +52,9 @@ describe("validate --report-configmap", () => {
     expect(report.results.summary).toMatchObject({ tests: 1, passed: 1 })
     expect(report.results.tests[0]).toMatchObject({ name: "nccl-all-reduce-bw", status: "passed", suite: ["performance"] })
     expect(report.results.environment.extra.runId).toBe(runId)
+
+    const cleanup = await startCli(["cleanup", "--run", runId, "--yes"], { env: { KUBECONFIG: sim.kubeconfigPath } }).result
+    expect(cleanup.status, cleanup.stderr).toBe(0)
+    expect(sim.cluster.store.get("/configmaps", "reports", name)).toBeUndefined()
   }, 60_000)
 })
