@@ -313,7 +313,12 @@ export class JobController implements Controller {
     const job = store.get("batch/jobs", namespace, name)
     if (job === undefined) {
       this.forget(key)
-      for (const pod of store.list("/pods", namespace) ?? []) if (jobOwner(pod)?.name === name && hasFinalizer(pod)) this.removeFinalizer(pod)
+      // Running pods keep the finalizer until the garbage collector deletes them (their change brings them back
+      // here), so a deleted Job's pods always go through Terminating with the finalizer, then without it.
+      for (const pod of store.list("/pods", namespace) ?? []) {
+        const settled = pod.metadata.deletionTimestamp !== undefined || phaseOf(pod) === "Succeeded" || phaseOf(pod) === "Failed"
+        if (jobOwner(pod)?.name === name && hasFinalizer(pod) && settled) this.removeFinalizer(pod)
+      }
       return
     }
     const uid = job.metadata.uid ?? ""
